@@ -1,0 +1,5 @@
+"""`python -m trainlint`."""
+
+from trainlint.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Pure numeric helpers shared by rules (no torch, no matplotlib)."""

@@ -1,0 +1,84 @@
+"""Learning-rate arithmetic shared by the LR and loss rules: update ratios, suggested LRs, clip values.
+
+The update ratio ‖Δw‖/‖w‖ of a layer is proportional to the LR that produced it (exactly for
+SGD and for Adam-like optimizers away from their epsilon), so a ratio measured under a warmup or
+a schedule is rescaled to the configured `optimizer.lr` before it is compared with the ~1e-3 rule
+of thumb (CS231n, "Neural Networks Part 3"), and an LR suggestion is `lr * target / ratio`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from trainlint.probe.record import RunRecord
+
+TARGET_UPDATE_RATIO = 1e-3  # CS231n: updates around 1e-3 of the weights' scale
+
+
+def round_sig(x: float, digits: int = 1) -> float:
+    """`x` rounded to `digits` significant digits (3.7e-4 → 4e-4)."""
+    if x == 0 or not math.isfinite(x):
+        return x
+    return float(f"{x:.{digits - 1}e}")
+
+
+def layer_update_ratios(run: RunRecord, before_step: int | None = None) -> dict[str, float]:
+    """Per layer, the median update ratio rescaled to the configured LR.
+
+    Samples at or after `before_step`, non-finite samples, samples taken while the applied LR was
+    zero, and layers that never moved (frozen or unused: another rule's business) are left out.
+    """
+    ur, lrs = run.update_ratio, run.lr_series
+    out: dict[str, float] = {}
+    if not ur.names or run.lr <= 0:
+        return out
+    rows, scales = [], []
+    for step, row in zip(ur.steps, ur.values, strict=True):
+        if before_step is not None and step >= before_step:
+            continue
+        applied = lrs[step] if step < len(lrs) else math.nan
+        if math.isfinite(applied) and applied > 0:
+            rows.append(row)
+            scales.append(run.lr / applied)
+    if not rows:
+        return out
+    ratios = np.asarray(rows, dtype=float) * np.asarray(scales)[:, None]
+    for j, name in enumerate(ur.names):
+        col = ratios[:, j]
+        col = col[np.isfinite(col) & (col > 0)]
+        if len(col):
+            out[name] = float(np.median(col))
+    return out
+
+
+def median_update_ratio(per_layer: dict[str, float]) -> float:
+    """Median over layers of the per-layer medians; NaN when there are none."""
+    return float(np.median(list(per_layer.values()))) if per_layer else math.nan
+
+
+def lr_for_ratio(lr: float, ratio: float, target: float = TARGET_UPDATE_RATIO) -> float:
+    """The LR that would bring a measured update ratio to `target`, to one significant digit."""
+    return round_sig(lr * target / ratio)
+
+
+def clip_value(grad_norm: Sequence[float], until: int, percentile: float = 90.0) -> float | None:
+    """A gradient-clipping threshold: a high percentile of the finite global grad norms seen
+    before index `until` (the stable part of the run); None when nothing usable was recorded."""
+    norms = np.asarray(grad_norm[:until], dtype=float)
+    norms = norms[np.isfinite(norms) & (norms > 0)]
+    if not len(norms):
+        return None
+    return round_sig(float(np.percentile(norms, percentile)), 2)
+
+
+def first_collapse(lr_series: Sequence[float], floor: float) -> int | None:
+    """Index of the first step whose LR is below `floor` × the highest LR applied before it."""
+    peak = 0.0
+    for i, lr in enumerate(lr_series):
+        peak = max(peak, lr)
+        if peak > 0 and lr < floor * peak:
+            return i
+    return None

@@ -1,0 +1,49 @@
+"""Options shared by the commands, with their help text."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class FailOn(str, Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+    never = "never"
+
+
+Config = Annotated[Path, typer.Argument(help="The experiment spec (YAML).", show_default=False)]
+Out = Annotated[Path | None, typer.Option("--out", help="Output folder [default: trainlint-out/<spec name>/].")]
+Steps = Annotated[int | None, typer.Option("--steps", min=1, help="Override probe.steps.")]
+Device = Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda | cuda:N (overrides `device`).")]
+Seed = Annotated[int | None, typer.Option("--seed", min=0, help="Override `seed`.")]
+Format = Annotated[OutputFormat, typer.Option("--format", help="What to print on stdout.")]
+FailOnOpt = Annotated[FailOn, typer.Option("--fail-on", help="Lowest severity that makes the exit status 1.")]
+Set = Annotated[list[str] | None, typer.Option("--set", help="Override a spec field: key.path=value (repeatable).")]
+Select = Annotated[list[str] | None, typer.Option("--select", help="Only these rules: codes, names or prefixes.")]
+Ignore = Annotated[list[str] | None, typer.Option("--ignore", help="Skip these rules: codes, names or prefixes.")]
+NoPlots = Annotated[bool, typer.Option("--no-plots", help="Do not draw the PNG plots.")]
+Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Only the list of findings.")]
+Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="Evidence and every fix.")]
+
+
+def overrides(sets: list[str] | None, steps: int | None = None, seed: int | None = None,
+              device: str | None = None) -> list[str]:
+    """`--set` expressions plus the shortcut flags, the flags last so they win."""
+    out = list(sets or [])
+    if steps is not None:
+        out.append(f"probe.steps={steps}")
+    if seed is not None:
+        out.append(f"seed={seed}")
+    if device is not None:
+        out.append(f"device={device}")
+    return out

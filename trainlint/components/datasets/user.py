@@ -1,0 +1,157 @@
+"""The user's own dataset (`dataset.target`): call it, split it, and describe it for the models.
+
+The target is called with ``dataset.args`` and must return a ``torch.utils.data.Dataset``
+of ``(input, target)`` pairs (anything with ``__len__`` and ``__getitem__``), or a
+``(train, val)`` tuple of them. What the data is (DataInfo) is read from the spec, then the
+dataset's attributes (``task``, ``num_classes``, ``vocab_size``), then the samples.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, get_args
+
+import numpy as np
+
+from trainlint.components.base import ComponentError, DataBundle, DataInfo, InputKind, Task
+from trainlint.spec.targets import resolve_target
+
+_FIELD = "dataset.target"
+_SCAN = 5000  # samples read to infer classes and vocabulary
+
+
+def _is_dataset(obj: Any) -> bool:
+    return hasattr(obj, "__len__") and hasattr(obj, "__getitem__")
+
+
+def _as_array(value: Any, what: str) -> np.ndarray:
+    try:
+        if hasattr(value, "detach"):
+            value = value.detach().cpu().numpy()
+        return np.asarray(value)
+    except Exception as exc:  # noqa: BLE001 - arbitrary user objects
+        raise ComponentError(
+            f"the dataset's {what} cannot be read as an array ({type(exc).__name__}: {exc})", _FIELD
+        ) from None
+
+
+def _sample(ds: Any, i: int) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        item = ds[i]
+    except Exception as exc:  # noqa: BLE001 - user code
+        raise ComponentError(
+            f"reading sample {i} of the dataset raised {type(exc).__name__}: {exc}", _FIELD
+        ) from None
+    if not isinstance(item, (tuple, list)) or len(item) != 2:
+        raise ComponentError(
+            f"dataset samples must be (input, target) pairs, got {type(item).__name__}"
+            + (f" of length {len(item)}" if isinstance(item, (tuple, list)) else ""),
+            _FIELD,
+        )
+    return _as_array(item[0], "inputs"), _as_array(item[1], "targets")
+
+
+def _call(spec: Any, spec_dir: Path) -> Any:
+    factory = resolve_target(spec.target, spec_dir, _FIELD)
+    try:
+        return factory(**spec.args)
+    except Exception as exc:  # noqa: BLE001 - user code
+        raise ComponentError(
+            f"calling `{spec.target}` raised {type(exc).__name__}: {exc}", _FIELD
+        ) from None
+
+
+def _split(result: Any, spec: Any, seed: int) -> tuple[Any, Any, list[str]]:
+    """The (train, val) pair: the user's own, or val_fraction split off with a seeded permutation."""
+    import torch
+    from torch.utils.data import Subset
+
+    if (
+        isinstance(result, tuple)
+        and len(result) == 2
+        and all(r is None or _is_dataset(r) for r in result)
+        and _is_dataset(result[0])
+    ):
+        notes = ["the dataset target returned its own (train, val) split; val_fraction is unused"]
+        return result[0], result[1], notes
+    if not _is_dataset(result):
+        raise ComponentError(
+            f"`{spec.target}` returned {type(result).__name__}; expected a torch Dataset "
+            "of (input, target) pairs or a (train, val) tuple of them",
+            _FIELD,
+        )
+    n = len(result)
+    if n < 2:
+        raise ComponentError(f"the dataset has {n} samples; at least 2 are needed", _FIELD)
+    if spec.val_fraction == 0:
+        return result, None, []
+    n_val = min(max(round(n * spec.val_fraction), 1), n - 1)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    return Subset(result, order[n_val:]), Subset(result, order[:n_val]), []
+
+
+def _attr(ds: Any, name: str) -> Any:
+    for obj in (ds, getattr(ds, "dataset", None)):  # a Subset exposes the wrapped dataset
+        if obj is not None and getattr(obj, name, None) is not None:
+            return getattr(obj, name)
+    return None
+
+
+def _input_kind(x: np.ndarray) -> InputKind:
+    if x.ndim == 0:
+        raise ComponentError("dataset inputs must be at least 1-D, got a scalar", _FIELD)
+    if x.ndim == 1:
+        return "tokens" if x.dtype.kind in "iu" else "tabular"
+    return "sequence" if x.ndim == 2 else "image"
+
+
+def _task(spec: Any, ds: Any, y0: np.ndarray) -> Task:
+    task = spec.task or _attr(ds, "task")
+    if task is None:
+        return "multiclass" if y0.dtype.kind in "iub" else "regression"
+    if task not in get_args(Task):
+        raise ComponentError(
+            f"the dataset's `task` attribute is `{task}`", _FIELD, ", ".join(get_args(Task))
+        )
+    return task
+
+
+def build_user_dataset(spec: Any, seed: int, spec_dir: Path) -> DataBundle:
+    """Build the bundle for ``dataset.target`` (see the module docstring)."""
+    train, val, notes = _split(_call(spec, spec_dir), spec, seed)
+    if len(train) == 0:
+        raise ComponentError("the dataset's training split is empty", _FIELD)
+    x0, y0 = _sample(train, 0)
+    kind = _input_kind(x0)
+    task = _task(spec, train, y0)
+    scan = [_sample(train, i) for i in range(min(len(train), _SCAN))]
+    num_classes = num_targets = vocab = None
+    if task == "regression":
+        num_targets = max(1, int(y0.size))
+    else:
+        ys = np.concatenate([y.reshape(-1) for _, y in scan])
+        if ys.dtype.kind == "f" and not np.all(ys == np.round(ys)):
+            raise ComponentError(
+                f"task `{task}` needs whole-number class labels, but the targets are continuous",
+                "dataset.task",
+                "regression for this dataset",
+            )
+        attr = _attr(train, "num_classes")
+        num_classes = int(attr) if attr is not None else int(ys.max()) + 1
+        if task == "binary":
+            if num_classes > 2:
+                raise ComponentError(
+                    f"task `binary` needs labels 0/1, but the dataset has {num_classes} classes",
+                    "dataset.task",
+                    "multiclass",
+                )
+            num_classes = 2
+        if ys.min() < 0:
+            raise ComponentError(f"class labels must be ≥ 0, found {ys.min()}", _FIELD)
+    if kind == "tokens":
+        attr = _attr(train, "vocab_size")
+        vocab = int(attr) if attr is not None else int(max(x.max() for x, _ in scan)) + 1
+    elif x0.dtype.kind in "iub":
+        notes.append(f"inputs are {x0.dtype} (integer), not float; models expect float inputs")
+    info = DataInfo(task, tuple(int(s) for s in x0.shape), kind, num_classes, num_targets, vocab)
+    return DataBundle(train=train, val=val, info=info, builtin=False, tensors=None, notes=notes)

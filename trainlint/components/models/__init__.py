@@ -1,0 +1,56 @@
+"""Built-in model registry: `mlp`, `cnn`, `resnet`, `rnn` and `transformer`, built from a DataInfo.
+
+Every model ends in a Linear layer emitting raw ``(batch, num_outputs)`` values (logits for
+classification: no final activation) and accepts the shared options ``activation``,
+``dropout``, ``norm`` and ``init`` besides its own size arguments.
+
+Why lazy: ``NAMES`` is read while validating a spec (for did-you-mean), before torch is needed;
+each model's module, and torch with it, is imported only when that model is built.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from trainlint.components.base import ComponentError, DataInfo
+
+if TYPE_CHECKING:
+    import torch
+
+NAMES: tuple[str, ...] = ("mlp", "cnn", "resnet", "rnn", "transformer")
+
+
+def build_model(
+    name: str, info: DataInfo, num_outputs: int, args: dict[str, Any]
+) -> torch.nn.Module:
+    """Build the built-in model ``name`` for data described by ``info``.
+
+    Args:
+        name: one of ``NAMES``.
+        info: the dataset's description (input kind and shape, vocabulary size).
+        num_outputs: width of the final layer, chosen by the caller from the task and loss.
+        args: the spec's ``model.args``.
+
+    Returns:
+        A freshly initialised model (drawn from torch's global RNG, so seed it first).
+
+    Raises:
+        ComponentError: an unknown name (``model.name``), an input kind the model cannot read
+            (``model.name``), or an unknown or invalid argument (``model.args.<arg>``).
+    """
+    if name not in NAMES:
+        from trainlint.components.models.common import did_you_mean
+
+        raise ComponentError(
+            f"unknown model `{name}`{did_you_mean(name, list(NAMES))}",
+            "model.name",
+            ", ".join(NAMES),
+        )
+    if num_outputs is None or num_outputs < 1:
+        raise ComponentError(
+            f"cannot size the model's output layer for a {info.task} task (num_outputs={num_outputs})",
+            "model.name",
+        )
+    module = importlib.import_module(f"{__name__}.{name}")
+    return module.build(info, num_outputs, dict(args))

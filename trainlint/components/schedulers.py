@@ -1,0 +1,142 @@
+"""Scheduler registry: every `torch.optim.lr_scheduler` by name or alias, plus linear warmup.
+
+The probe counts optimizer steps, not epochs, so the scheduler steps once per optimizer step
+and arguments that are lengths default to the probe's length (e.g. `cosine` anneals over
+`probe.steps`). Those defaults are filled only when the user did not give the argument.
+"""
+
+from __future__ import annotations
+
+import inspect
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from trainlint.components.base import ComponentError
+from trainlint.components.naming import normalize
+
+ALIASES = {
+    "cosine": "CosineAnnealingLR",
+    "cosine_restarts": "CosineAnnealingWarmRestarts",
+    "step": "StepLR",
+    "multistep": "MultiStepLR",
+    "exponential": "ExponentialLR",
+    "onecycle": "OneCycleLR",
+    "linear": "LinearLR",
+    "constant": "ConstantLR",
+    "polynomial": "PolynomialLR",
+    "plateau": "ReduceLROnPlateau",
+    "cyclic": "CyclicLR",
+}
+NO_SCHEDULE = "none"  # warmup only
+# These need callables or other schedulers as arguments: use `target:` for them.
+_NEEDS_CODE = {"LambdaLR", "MultiplicativeLR", "SequentialLR", "ChainedScheduler"}
+
+
+@cache
+def _table() -> dict[str, type]:
+    import torch.optim.lr_scheduler as sched
+
+    base = (sched.LRScheduler, sched.ReduceLROnPlateau)
+    out = {
+        normalize(n): c
+        for n, c in vars(sched).items()
+        if inspect.isclass(c) and issubclass(c, base) and not n.startswith("_")
+        and n not in _NEEDS_CODE and n != "LRScheduler"
+    }
+    for alias, cls_name in ALIASES.items():
+        out[normalize(alias)] = getattr(sched, cls_name)
+    return out
+
+
+def names() -> list[str]:
+    """Aliases, class names and ``none``, for listings and did-you-mean."""
+    classes = {c.__name__ for c in _table().values()}
+    return sorted(ALIASES) + [NO_SCHEDULE] + sorted(classes)
+
+
+def lookup(name: str) -> type | None:
+    return _table().get(normalize(name))
+
+
+def _probe_defaults(cls_name: str, steps: int, lr: float) -> dict[str, Any]:
+    """Length-like arguments filled from the probe when the spec leaves them out."""
+    return {
+        "CosineAnnealingLR": {"T_max": steps},
+        "CosineAnnealingWarmRestarts": {"T_0": max(1, steps // 3)},
+        "StepLR": {"step_size": max(1, steps // 3)},
+        "MultiStepLR": {"milestones": [steps // 2, (3 * steps) // 4]},
+        "ExponentialLR": {"gamma": 0.01 ** (1.0 / max(1, steps))},
+        "OneCycleLR": {"max_lr": lr, "total_steps": steps + 1},
+        "LinearLR": {"total_iters": steps},
+        "PolynomialLR": {"total_iters": steps},
+        "CyclicLR": {"base_lr": lr / 10, "max_lr": lr, "step_size_up": max(1, steps // 4)},
+    }.get(cls_name, {})
+
+
+class Schedule:
+    """Steps the user's scheduler once per optimizer step and applies the warmup ramp.
+
+    Why: warmup multiplies whatever the inner schedule says; restoring the inner schedule's
+    own LR before it steps keeps chainable torch schedulers (which read the group's current
+    LR) from compounding the ramp.
+    """
+
+    def __init__(self, optimizer, inner=None, warmup_steps: int = 0):
+        self.optimizer = optimizer
+        self.inner = inner
+        self.warmup_steps = warmup_steps
+        self.t = 0
+        self._inner_lrs = [g["lr"] for g in optimizer.param_groups]
+        self._apply_ramp()
+
+    def _apply_ramp(self) -> None:
+        if self.warmup_steps <= 0:
+            return
+        factor = min(1.0, (self.t + 1) / self.warmup_steps)
+        for group, lr in zip(self.optimizer.param_groups, self._inner_lrs, strict=True):
+            group["lr"] = lr * factor
+
+    def step(self, loss: float | None = None) -> None:
+        if self.warmup_steps > 0:
+            for group, lr in zip(self.optimizer.param_groups, self._inner_lrs, strict=True):
+                group["lr"] = lr
+        if self.inner is not None:
+            if _is_plateau(self.inner):
+                self.inner.step(loss if loss is not None else float("inf"))
+            else:
+                self.inner.step()
+        self._inner_lrs = [g["lr"] for g in self.optimizer.param_groups]
+        self.t += 1
+        self._apply_ramp()
+
+
+def _is_plateau(obj) -> bool:
+    from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+    return isinstance(obj, ReduceLROnPlateau)
+
+
+def build_schedule(spec, optimizer, steps: int, lr: float, spec_dir: Path) -> Schedule:
+    """A `Schedule` for the spec's `scheduler` section (None → constant LR)."""
+    if spec is None:
+        return Schedule(optimizer)
+    if spec.target is not None:
+        from trainlint.spec.targets import resolve_target
+
+        factory, field, args = resolve_target(spec.target, spec_dir, "scheduler.target"), "scheduler.target", spec.args
+    elif normalize(spec.name) == NO_SCHEDULE:
+        return Schedule(optimizer, None, spec.warmup_steps)
+    else:
+        factory = lookup(spec.name)
+        if factory is None:
+            raise ComponentError(f"unknown scheduler `{spec.name}`", "scheduler.name", ", ".join(names()))
+        field = "scheduler.args"
+        args = {**_probe_defaults(factory.__name__, steps, lr), **spec.args}
+    try:
+        inner = factory(optimizer, **args)
+    except TypeError as exc:
+        raise ComponentError(f"{getattr(factory, '__name__', factory)}: {exc}", field) from None
+    except Exception as exc:  # noqa: BLE001 - user code or torch's argument checks
+        raise ComponentError(f"constructing the scheduler raised {type(exc).__name__}: {exc}", field) from None
+    return Schedule(optimizer, inner, spec.warmup_steps)

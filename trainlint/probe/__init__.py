@@ -1,0 +1,1 @@
+"""The instrumented probe: a short training run that records what the rules need."""

@@ -1,0 +1,248 @@
+"""The instrumented training loop: a plain PyTorch loop plus cheap recorders, filling a RunRecord.
+
+Why the loop syncs rarely: every host read of a device tensor (`.item()`, `.tolist()`) waits
+for the GPU. Recorders keep their statistics on device and the loop copies them to the host
+every `SYNC_EVERY` steps (on CPU the loss is still checked for NaN every step; it is free there).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from trainlint.components.build import Components, build_components, resolve_device
+from trainlint.probe.crash import capture
+from trainlint.probe.metrics import MetricsWriter
+from trainlint.probe.record import ModelFacts, RunRecord
+from trainlint.probe.recorders.activations import ActivationRecorder, activation_modules
+from trainlint.probe.recorders.evaluation import Evaluator, chance_metric, metric_for
+from trainlint.probe.recorders.gradients import GradientRecorder
+from trainlint.probe.recorders.inputs import first_batch_facts, scan_data
+from trainlint.probe.recorders.layers import LayerIndex
+from trainlint.probe.recorders.resources import ResourceRecorder
+from trainlint.probe.recorders.updates import UpdateRecorder
+from trainlint.spec.loader import LoadedSpec
+
+SYNC_EVERY = 25
+RESOURCE_EVERY = 20
+
+Progress = Callable[[int, int, float], None]  # (steps done, steps planned, latest loss)
+
+
+def model_facts(model: torch.nn.Module) -> ModelFacts:
+    leaves = [m for m in model.modules() if not list(m.children())]
+    params = list(model.named_parameters())
+    layers = [n for n, m in model.named_modules() if any(True for _ in m.parameters(recurse=False))]
+    return ModelFacts(
+        class_name=type(model).__name__,
+        n_params=sum(p.numel() for _, p in params),
+        n_trainable=sum(p.numel() for _, p in params if p.requires_grad),
+        layers=layers,
+        layer_types={n: type(m).__name__ for n, m in model.named_modules() if n in set(layers)},
+        frozen_params=[n for n, p in params if not p.requires_grad],
+        activations={n: type(m).__name__ for n, m in activation_modules(model).items()},
+        last_module=type(leaves[-1]).__name__ if leaves else None,
+        is_builtin=type(model).__module__.startswith("trainlint.components.models"),
+    )
+
+
+def run_probe(loaded: LoadedSpec, out_dir: Path | None = None, progress: Progress | None = None,
+              components: Components | None = None) -> RunRecord:
+    """Build the spec's components and run the instrumented probe.
+
+    Raises:
+        ComponentError: the spec names something that cannot be built (a user error).
+    """
+    started = time.perf_counter()
+    spec = loaded.spec
+    comps = components or build_components(loaded, resolve_device(spec.device))
+    record = _new_record(loaded, comps)
+    writer = MetricsWriter(out_dir / "metrics.jsonl" if out_dir else None)
+    try:
+        record.data = scan_data(comps.data)
+    except Exception as exc:  # noqa: BLE001 - the user's dataset raised
+        record.crash = capture(exc, "data", 0)
+        record.stop_reason = "crashed"
+    if record.crash is None:
+        _train(record, comps, spec, writer, progress, started)
+    writer.close()
+    record.wall_seconds = time.perf_counter() - started
+    return record
+
+
+def _new_record(loaded: LoadedSpec, comps: Components) -> RunRecord:
+    spec, info = loaded.spec, comps.info
+    name, higher = metric_for(info.task)
+    record = RunRecord(
+        spec_name=loaded.name, task=info.task, num_classes=info.num_classes, num_outputs=comps.num_outputs,
+        loss_class=type(comps.loss_fn).__name__, optimizer_class=type(comps.optimizer).__name__,
+        scheduler_class=type(comps.schedule.inner).__name__ if comps.schedule.inner is not None else None,
+        lr=spec.optimizer.lr, warmup_steps=spec.scheduler.warmup_steps if spec.scheduler else 0,
+        batch_size=spec.dataset.batch_size, steps_planned=spec.probe.steps, eval_every=spec.probe.eval_every,
+        stats_every=spec.probe.stats_every, clip_grad_norm=spec.probe.clip_grad_norm,
+        device=str(comps.device), seed=spec.seed, model=model_facts(comps.model),
+    )
+    record.evals.metric_name, record.evals.higher_is_better = name, higher
+    tensors = comps.data.tensors
+    if tensors is not None:
+        record.evals.chance_metric = chance_metric(info.task, tensors[1], tensors[3])
+    record.resources.cuda_available = torch.cuda.is_available()
+    record.resources.device_type = comps.device.type
+    return record
+
+
+def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
+           progress: Progress | None, started: float) -> None:
+    model, loss_fn, optimizer, schedule = comps.model, comps.loss_fn, comps.optimizer, comps.schedule
+    device, steps, cpu = comps.device, spec.probe.steps, comps.device.type == "cpu"
+    index = LayerIndex.of(model, device)
+    grads, updates = GradientRecorder(index), UpdateRecorder(index)
+    acts, resources = ActivationRecorder(model), ResourceRecorder(device)
+    for series in (record.layer_grad_norm, record.layer_param_norm, record.update_ratio):
+        series.names = list(index.layers)
+    for series in (record.dead_fraction, record.saturated_fraction, record.activation_mean,
+                   record.activation_std):
+        series.names = list(acts.names)
+    evaluator = Evaluator(model, loss_fn, comps.val_loader, comps.data.train, comps.info.task,
+                          record.loss_class, device, spec.seed)
+    clip, stats_every, eval_every = spec.probe.clip_grad_norm, spec.probe.stats_every, spec.probe.eval_every
+    pending_loss: list[torch.Tensor] = []
+    model.train()
+    batches = iter(comps.train_loader)
+    record.startup_seconds = time.perf_counter() - started
+    x = y = out = None
+    step = 0
+    stop = None
+    for step in range(steps):
+        t0 = time.perf_counter()
+        phase = "data"
+        try:
+            try:
+                x, y = next(batches)
+            except StopIteration:
+                batches = iter(comps.train_loader)
+                x, y = next(batches)
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            t1 = time.perf_counter()
+            phase = "forward"
+            if step == 0:
+                record.first_batch = first_batch_facts(model, loss_fn, x, y, record.loss_class,
+                                                       record.num_classes)
+            sampled = step % stats_every == 0 or step == steps - 1
+            optimizer.zero_grad(set_to_none=True)
+            phase = "forward"
+            if sampled:
+                acts.arm()
+            out = model(x)
+            if sampled:
+                acts.disarm(step)
+            phase = "loss"
+            loss = loss_fn(out, y)
+            _check_scalar(loss)
+            if step == 0:
+                record.first_batch.initial_loss = float(loss.detach())
+            phase = "backward"
+            loss.backward()
+            grads.after_backward()
+            if clip is not None:
+                torch.nn.utils.clip_grad_norm_(index.params, clip)
+            phase = "optimizer"
+            if sampled:
+                updates.before_step()
+            optimizer.step()
+            if sampled:
+                updates.after_step(step)
+            record.lr_series.append(optimizer.param_groups[0]["lr"])
+            schedule.step(loss.detach())
+        except KeyboardInterrupt:
+            stop = "interrupted"
+            break
+        except Exception as exc:  # noqa: BLE001 - user model/data/loss raised: diagnosed, not dumped
+            record.crash = capture(exc, phase, step, input=x, target=y, output=out)
+            stop = "crashed"
+            break
+        t2 = time.perf_counter()
+        record.steps.append(step)
+        record.step_time_s.append(t2 - t0)
+        record.data_wait_s.append(t1 - t0)
+        pending_loss.append(loss.detach())
+        if cpu and not math.isfinite(float(loss.detach())):
+            stop = "non_finite_loss"
+        last = step == steps - 1 or stop is not None
+        if (step + 1) % SYNC_EVERY == 0 or last:
+            _flush(record, pending_loss, grads, updates, acts)
+            if not cpu and not math.isfinite(record.train_loss[-1] if record.train_loss else 0.0):
+                stop = "non_finite_loss"
+            if progress is not None:
+                progress(step + 1, steps, record.train_loss[-1])
+        if step % RESOURCE_EVERY == 0 or last:
+            _sample_resources(record, resources, step)
+        due = (step + 1) % eval_every == 0 or step == steps - 1
+        if stop is None and due and not _evaluate(record, evaluator, step):
+            stop = "crashed"
+        writer.write_available(record)
+        if stop is not None:
+            break
+    if stop in ("interrupted", "crashed"):
+        _flush(record, pending_loss, grads, updates, acts)
+        writer.write_available(record)
+    record.stop_reason = stop or "completed"
+    if record.steps:
+        record.params_never_grad = grads.never_grad()
+        _sample_resources(record, resources, record.steps[-1])
+
+
+def _check_scalar(loss) -> None:
+    if not isinstance(loss, torch.Tensor):
+        raise TypeError(f"the loss returned {type(loss).__name__}, not a tensor")
+    if loss.numel() != 1:
+        raise ValueError(f"the loss returned a tensor of shape {tuple(loss.shape)}; a scalar is expected")
+
+
+def _flush(record: RunRecord, pending_loss, grads, updates, acts) -> None:
+    if pending_loss:
+        record.train_loss.extend(torch.stack(pending_loss).float().reshape(-1).cpu().tolist())
+        pending_loss.clear()
+    # A step that crashed after backward left a gradient row without a step: drop it.
+    for row in grads.flush()[: len(record.steps) - len(record.grad_norm)]:
+        record.grad_norm.append(row[0])
+        record.layer_grad_norm.append(record.steps[len(record.grad_norm) - 1], row[1:])
+    for step, param_norms, ratios in updates.flush():
+        record.layer_param_norm.append(step, param_norms)
+        record.update_ratio.append(step, ratios)
+    for step, rows in acts.flush():
+        record.dead_fraction.append(step, [r[0] for r in rows])
+        record.saturated_fraction.append(step, [r[1] for r in rows])
+        record.activation_mean.append(step, [r[2] for r in rows])
+        record.activation_std.append(step, [r[3] for r in rows])
+
+
+def _sample_resources(record: RunRecord, resources: ResourceRecorder, step: int) -> None:
+    rss, cpu, mem, util = resources.sample()
+    r = record.resources
+    r.steps.append(step)
+    r.rss_mb.append(rss)
+    r.cpu_percent.append(cpu)
+    r.cuda_mem_mb.append(mem)
+    r.gpu_util_percent.append(util)
+
+
+def _evaluate(record: RunRecord, evaluator: Evaluator, step: int) -> bool:
+    """Append one evaluation; False when the user's model raised in eval mode."""
+    try:
+        result = evaluator.evaluate()
+    except Exception as exc:  # noqa: BLE001 - user model raising in eval mode
+        record.crash = capture(exc, "eval", step)
+        return False
+    e = record.evals
+    e.steps.append(step)
+    e.val_loss.append(result["val_loss"])
+    e.val_metric.append(result["val_metric"])
+    e.train_loss.append(result["train_loss"])
+    e.train_metric.append(result["train_metric"])
+    e.output_sensitivity.append(result["output_sensitivity"])
+    return True

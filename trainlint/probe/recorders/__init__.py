@@ -1,0 +1,1 @@
+"""Recorders, one family per module; each fills its part of the RunRecord."""

@@ -1,0 +1,99 @@
+"""Evaluation recorder: validation loss and a loss-independent metric every `eval_every` steps.
+
+The same number of training samples is evaluated the same way (eval mode, no grad), so the
+train/validation gap compares like with like when judging overfitting.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from trainlint.probe.recorders.inputs import output_sensitivity
+
+MAX_EVAL_SAMPLES = 2048
+
+
+def metric_for(task: str) -> tuple[str, bool]:
+    """(metric name, higher is better) for a task."""
+    return ("mae", False) if task == "regression" else ("accuracy", True)
+
+
+def batch_metric_sum(out: torch.Tensor, y: torch.Tensor, task: str, loss_class: str) -> float:
+    """Sum over the batch of the per-sample metric (correct predictions, or absolute error)."""
+    if task == "regression":
+        if out.numel() != y.numel():
+            return math.nan
+        err = (out.float().reshape(y.shape) - y.float()).abs()
+        return float(err.reshape(y.shape[0], -1).mean(1).sum())
+    if out.dim() == 2 and out.shape[1] > 1:
+        if torch.is_floating_point(y) or y.dim() != 1:
+            return math.nan
+        return float((out.argmax(1) == y).sum())
+    threshold = 0.5 if loss_class == "BCELoss" else 0.0
+    pred = out.reshape(-1) > threshold
+    truth = y.reshape(-1).float() > (0.0 if loss_class == "SoftMarginLoss" else 0.5)
+    if pred.numel() != truth.numel():
+        return math.nan
+    return float((pred == truth).sum())
+
+
+class Evaluator:
+    def __init__(self, model, loss_fn, val_loader, train_dataset, task: str, loss_class: str,
+                 device: torch.device, seed: int):
+        self.model, self.loss_fn, self.task, self.loss_class = model, loss_fn, task, loss_class
+        self.device = device
+        self.val_loader = val_loader
+        n_val = len(val_loader.dataset) if val_loader is not None else 512
+        k = min(len(train_dataset), n_val, MAX_EVAL_SAMPLES)
+        perm = torch.randperm(len(train_dataset), generator=torch.Generator().manual_seed(seed + 1))
+        batch = val_loader.batch_size if val_loader is not None else 256
+        self.train_loader = DataLoader(Subset(train_dataset, perm[:k].tolist()), batch_size=batch)
+
+    def _run(self, loader) -> tuple[float, float, float]:
+        total_loss = total_metric = 0.0
+        n = 0
+        sensitivity = math.nan
+        for x, y in loader:
+            x, y = x.to(self.device), y.to(self.device)
+            out = self.model(x)
+            if n == 0:
+                sensitivity = output_sensitivity(out)
+            b = x.shape[0]
+            total_loss += float(self.loss_fn(out, y)) * b
+            total_metric += batch_metric_sum(out, y, self.task, self.loss_class)
+            n += b
+            if n >= MAX_EVAL_SAMPLES:
+                break
+        if n == 0:
+            return math.nan, math.nan, math.nan
+        return total_loss / n, total_metric / n, sensitivity
+
+    def evaluate(self) -> dict[str, float]:
+        """val_loss, val_metric, train_loss, train_metric, output_sensitivity (model left in train mode)."""
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                tl, tm, _ = self._run(self.train_loader)
+                if self.val_loader is not None:
+                    vl, vm, sens = self._run(self.val_loader)
+                else:
+                    vl, vm, sens = tl, tm, math.nan
+        finally:
+            self.model.train()
+        return {"val_loss": vl, "val_metric": vm, "train_loss": tl, "train_metric": tm,
+                "output_sensitivity": sens}
+
+
+def chance_metric(task: str, y_train: torch.Tensor | None, y_val: torch.Tensor | None) -> float | None:
+    """Metric of a trivial predictor: majority-class accuracy, or MAE of predicting the train mean."""
+    if y_val is None or y_train is None or y_val.numel() == 0:
+        return None
+    if task == "regression":
+        return float((y_val.float() - y_train.float().mean(0)).abs().mean())
+    labels = y_val.reshape(-1).long() if not torch.is_floating_point(y_val) else (y_val.reshape(-1) > 0.5).long()
+    train = y_train.reshape(-1).long() if not torch.is_floating_point(y_train) else (y_train.reshape(-1) > 0.5).long()
+    majority = torch.bincount(train).argmax()
+    return float((labels == majority).float().mean())

@@ -1,0 +1,154 @@
+"""Input recorder: dataset-wide input/target statistics and first-batch facts at step 0."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+import warnings
+from collections import Counter
+
+import torch
+from torch.utils.data import DataLoader
+
+from trainlint.components.base import DataBundle
+from trainlint.probe.record import DataFacts, FirstBatch
+
+# A user dataset may be slow or huge: scan at most this many samples, for at most this long.
+MAX_SCAN_SAMPLES = 20_000
+MAX_SCAN_SECONDS = 1.0
+
+
+def _feature_matrix(x: torch.Tensor, kind: str) -> torch.Tensor | None:
+    """(samples, features) view for statistics: flat features, image channels, sequence features."""
+    if not torch.is_floating_point(x):
+        return None
+    if kind == "image" and x.dim() >= 3:
+        return x.transpose(0, 1).reshape(x.shape[1], -1).T
+    if kind == "sequence" and x.dim() == 3:
+        return x.reshape(-1, x.shape[-1])
+    return x.reshape(x.shape[0], -1)
+
+
+def scan_data(bundle: DataBundle) -> DataFacts:
+    """Statistics of the training inputs and targets (whole split for built-ins, a sample otherwise)."""
+    facts = DataFacts(
+        n_train=len(bundle.train), n_val=len(bundle.val) if bundle.val is not None else 0,
+        input_kind=bundle.info.input_kind, input_shape=list(bundle.info.input_shape),
+        is_builtin=bundle.builtin,
+    )
+    if bundle.tensors is not None:
+        x, y = bundle.tensors[0], bundle.tensors[1]
+    else:
+        x, y = _sample(bundle.train)
+    if x is None:
+        return facts
+    facts.samples_scanned = int(x.shape[0])
+    feats = _feature_matrix(x, bundle.info.input_kind)
+    if feats is not None:
+        finite = torch.isfinite(feats)
+        facts.n_nonfinite_inputs = int((~finite).sum())
+        clean = torch.where(finite, feats, torch.zeros((), dtype=feats.dtype)).double()
+        std = clean.std(0) if clean.shape[0] > 1 else torch.zeros(clean.shape[1], dtype=clean.dtype)
+        varying = std > 1e-12
+        facts.n_features = int(std.numel())
+        facts.n_constant_features = int((~varying).sum())
+        facts.input_abs_max = float(clean.abs().max()) if clean.numel() else None
+        if varying.any():
+            mean = clean.mean(0)
+            facts.feature_std_min = float(std[varying].min())
+            facts.feature_std_max = float(std[varying].max())
+            facts.feature_mean_abs_max = float(mean[varying].abs().max())
+            rms = (mean.square() + std.square()).sqrt()[varying]
+            facts.feature_rms_max, facts.feature_rms_min = float(rms.max()), float(rms.min())
+            facts.feature_rms_argmax = int(varying.nonzero()[int(rms.argmax()), 0])
+    if y is not None and y.numel():
+        _target_facts(facts, y, bundle.info.task)
+    return facts
+
+
+def _target_facts(facts: DataFacts, y: torch.Tensor, task: str) -> None:
+    """Range, whole-numberness, distinct values and (for classification) class counts of targets."""
+    if torch.is_floating_point(y):
+        finite = torch.isfinite(y)
+        facts.n_nonfinite_targets = int((~finite).sum())
+        y = y[finite]
+    if not y.numel():
+        return
+    facts.target_min, facts.target_max = float(y.min()), float(y.max())
+    facts.target_is_integer_valued = not torch.is_floating_point(y) or bool((y == y.round()).all())
+    facts.n_target_values = int(torch.unique(y.reshape(-1)).numel())
+    if task in ("multiclass", "binary") and facts.target_is_integer_valued and facts.n_target_values <= 1000:
+        counts = Counter(int(v) for v in y.reshape(-1).tolist())
+        facts.class_counts = dict(sorted(counts.items()))
+
+
+def _sample(dataset) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Collate up to MAX_SCAN_SAMPLES of a user dataset, stopping after MAX_SCAN_SECONDS.
+
+    Exceptions from the user's `__getitem__` propagate: the probe reports them as a crash.
+    """
+    xs, ys, n, start = [], [], 0, time.perf_counter()
+    for xb, yb in DataLoader(dataset, batch_size=256, shuffle=False):
+        if not isinstance(xb, torch.Tensor) or not isinstance(yb, torch.Tensor):
+            return None, None
+        xs.append(xb)
+        ys.append(yb)
+        n += xb.shape[0]
+        if n >= MAX_SCAN_SAMPLES or time.perf_counter() - start > MAX_SCAN_SECONDS:
+            break
+    if not xs:
+        return None, None
+    return torch.cat(xs), torch.cat(ys)
+
+
+def chance_output(out: torch.Tensor, loss_class: str, num_classes: int | None) -> torch.Tensor:
+    """An uninformative prediction of the right form for the loss: uniform logits/probabilities."""
+    if loss_class == "NLLLoss" and num_classes:
+        return torch.full_like(out, -math.log(num_classes))
+    if loss_class == "BCELoss":
+        return torch.full_like(out, 0.5)
+    return torch.zeros_like(out)
+
+
+def output_sensitivity(out: torch.Tensor) -> float:
+    """Between-sample spread of the outputs relative to their scale (≈0: input ignored)."""
+    out = out.detach().float().reshape(out.shape[0], -1)
+    if out.shape[0] < 2:
+        return math.nan
+    spread = out.std(0).mean()
+    scale = out.abs().mean() + 1e-12
+    return float(spread / scale)
+
+
+def first_batch_facts(model, loss_fn, x, y, loss_class: str, num_classes: int | None) -> FirstBatch:
+    """Shapes, dtypes, output form, chance-level loss and input sensitivity on the first batch."""
+    facts = FirstBatch(
+        input_shape=list(x.shape), input_dtype=str(x.dtype).replace("torch.", ""),
+        target_shape=list(y.shape), target_dtype=str(y.dtype).replace("torch.", ""),
+    )
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = model(x)
+            if not isinstance(out, torch.Tensor):
+                return facts
+            facts.output_shape = list(out.shape)
+            facts.output_dtype = str(out.dtype).replace("torch.", "")
+            o = out.float()
+            facts.output_min, facts.output_max = float(o.min()), float(o.max())
+            if o.dim() >= 2 and o.shape[1] > 1:  # class scores along dim 1, as the losses expect
+                facts.output_rows_sum_to_one = bool((o >= 0).all() and torch.allclose(
+                    o.sum(1), torch.ones(1, device=o.device), atol=1e-3))
+                facts.output_is_log_prob = bool((o <= 1e-6).all() and torch.allclose(
+                    o.logsumexp(1), torch.zeros(1, device=o.device), atol=1e-3))
+            facts.output_sensitivity = output_sensitivity(out)
+            # A loss that raises here raises in the training step too, which reports it.
+            with contextlib.suppress(Exception):
+                facts.expected_initial_loss = float(loss_fn(chance_output(out, loss_class, num_classes), y))
+        facts.loss_warnings = sorted({str(w.message) for w in caught})
+    finally:
+        model.train(was_training)
+    return facts

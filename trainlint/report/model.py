@@ -1,0 +1,130 @@
+"""The Report model: report.json (schema version 1) and the source of every output format."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import sys
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from trainlint import __version__
+from trainlint.probe.record import RunRecord
+from trainlint.rules.base import Finding, NotEvaluated, Severity
+
+SCHEMA_VERSION = 1
+FINAL_WINDOW = 10  # final train loss = mean of the last 10 finite step losses
+
+
+class Environment(BaseModel):
+    python: str
+    torch: str
+    numpy: str
+    platform: str
+    device: str
+    threads: int
+    cuda_available: bool
+    seed: int
+
+
+class Counts(BaseModel):
+    error: int = 0
+    warning: int = 0
+    info: int = 0
+
+
+class Summary(BaseModel):
+    status: Literal["pass", "warn", "fail"]
+    steps_run: int
+    steps_planned: int
+    stop_reason: str
+    wall_seconds: float
+    counts: Counts
+
+
+class Metrics(BaseModel):
+    initial_loss: float | None = None
+    expected_initial_loss: float | None = None
+    final_train_loss: float | None = None
+    final_val_loss: float | None = None
+    final_val_metric: float | None = None
+    metric_name: str = "accuracy"
+    chance_metric: float | None = None
+    steps_per_second: float | None = None
+    startup_seconds: float | None = None
+    peak_rss_mb: float | None = None
+
+
+class Report(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    trainlint_version: str = __version__
+    config_path: str
+    config: dict[str, Any]
+    environment: Environment
+    summary: Summary
+    metrics: Metrics
+    findings: list[Finding] = Field(default_factory=list)
+    not_evaluated: list[NotEvaluated] = Field(default_factory=list)
+    artifacts: list[str] = Field(default_factory=list)
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def environment(record: RunRecord) -> Environment:
+    import numpy
+    import torch
+
+    return Environment(
+        python=platform.python_version(), torch=torch.__version__, numpy=numpy.__version__,
+        platform=f"{sys.platform}-{platform.machine()}", device=record.device,
+        threads=torch.get_num_threads(), cuda_available=record.resources.cuda_available, seed=record.seed,
+    )
+
+
+def metrics_of(record: RunRecord) -> Metrics:
+    fb = record.first_batch
+    finite = record.finite_train_loss
+    compute = sum(record.step_time_s)
+    rss = [v for v in record.resources.rss_mb if math.isfinite(v)]
+    e = record.evals
+    return Metrics(
+        initial_loss=_finite(fb.initial_loss) if fb else None,
+        expected_initial_loss=_finite(fb.expected_initial_loss) if fb else None,
+        final_train_loss=sum(finite[-FINAL_WINDOW:]) / len(finite[-FINAL_WINDOW:]) if finite else None,
+        final_val_loss=_finite(e.val_loss[-1]) if e.val_loss else None,
+        final_val_metric=_finite(e.val_metric[-1]) if e.val_metric else None,
+        metric_name=e.metric_name, chance_metric=e.chance_metric,
+        steps_per_second=record.steps_run / compute if compute > 0 else None,
+        startup_seconds=record.startup_seconds, peak_rss_mb=max(rss) if rss else None,
+    )
+
+
+def status_of(findings: list[Finding]) -> Literal["pass", "warn", "fail"]:
+    severities = {f.severity for f in findings}
+    if Severity.ERROR in severities:
+        return "fail"
+    return "warn" if Severity.WARNING in severities else "pass"
+
+
+def build_report(config_path: str, config: dict[str, Any], record: RunRecord, findings: list[Finding],
+                 not_evaluated: list[NotEvaluated], artifacts: list[str]) -> Report:
+    counts = Counts(**{s.value: sum(f.severity == s for f in findings) for s in Severity})
+    return Report(
+        config_path=config_path, config=config, environment=environment(record),
+        summary=Summary(status=status_of(findings), steps_run=record.steps_run,
+                        steps_planned=record.steps_planned, stop_reason=record.stop_reason,
+                        wall_seconds=round(record.wall_seconds, 3), counts=counts),
+        metrics=metrics_of(record), findings=findings, not_evaluated=not_evaluated, artifacts=artifacts,
+    )
+
+
+def write_atomic(path: os.PathLike, text: str) -> None:
+    """Write via a temporary file and rename, so a killed process never leaves half a file."""
+    tmp = f"{os.fspath(path)}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)

@@ -1,0 +1,110 @@
+"""What a rule is and what it returns: Severity, Stage, Fix, Finding, Thresholds, and the `rule` decorator.
+
+A rule is a pure function of a read-only RunRecord and its own typed thresholds; it yields
+Findings carrying a message, evidence and fixes. The engine stamps the code, rule name,
+severity and spec line, so a rule cannot mislabel itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 3, "warning": 2, "info": 1}[self.value]
+
+
+class Stage(str, Enum):
+    """When a rule can run: on the spec alone, after the first batch, or after the run."""
+
+    STATIC = "static"
+    FIRST_BATCH = "first_batch"
+    RUN = "run"
+
+
+class Fix(BaseModel):
+    """One piece of advice; a spec edit when `config_key` is set (machine-applicable with `value`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    config_key: str | None = None
+    value: Any = None
+    applicable: bool = Field(False, description="True when `config_key`=`value` is a complete edit.")
+
+    def __init__(self, text: str, config_key: str | None = None, value: Any = None,
+                 applicable: bool | None = None):
+        if applicable is None:  # an edit to null (e.g. `scheduler: null`) must say applicable=True
+            applicable = config_key is not None and value is not None
+        super().__init__(text=text, config_key=config_key, value=value, applicable=applicable)
+
+
+class Finding(BaseModel):
+    """A problem a rule found. `code`, `rule`, `severity` and `config_line` are set by the engine."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = ""
+    rule: str = ""
+    severity: Severity = Severity.WARNING
+    message: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    fixes: list[Fix] = Field(default_factory=list)
+    step: int | None = None
+    config_key: str | None = None
+    config_line: int | None = None
+    config_column: int | None = None
+
+
+class NotEvaluated(BaseModel):
+    """A selected rule that could not run, and why (never a silent pass)."""
+
+    code: str
+    rule: str
+    reason: str
+
+
+class Thresholds(BaseModel):
+    """Base of every rule's thresholds model: typos in `rules.thresholds` are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A registered rule: its identity, when it runs, what it needs, and its check."""
+
+    code: str
+    name: str
+    severity: Severity
+    stage: Stage
+    requires: tuple[str, ...]
+    thresholds: type[Thresholds]
+    check: Callable[..., Iterator[Finding]]
+    summary: str
+
+    @property
+    def doc(self) -> str:
+        return self.check.__doc__ or ""
+
+
+def rule(*, code: str, name: str, severity: Severity, stage: Stage, requires: tuple[str, ...] = (),
+         thresholds: type[Thresholds] = Thresholds) -> Callable[[Callable], Rule]:
+    """Declare a rule; the decorated function becomes `Rule.check`."""
+
+    def wrap(fn: Callable[..., Iterator[Finding]]) -> Rule:
+        summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        return Rule(code, name, severity, stage, tuple(requires), thresholds, fn, summary)
+
+    return wrap

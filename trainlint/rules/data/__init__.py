@@ -1,0 +1,3 @@
+"""data rules."""
+
+RULES: list = []

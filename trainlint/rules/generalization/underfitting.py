@@ -1,0 +1,80 @@
+"""TL502 underfitting: the validation metric ends near what a trivial predictor achieves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from pydantic import Field
+
+from trainlint.analysis.generalization import progress_over_chance
+from trainlint.probe.record import RunRecord
+from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
+
+
+class UnderfittingThresholds(Thresholds):
+    min_progress: float = Field(
+        0.1, gt=0, lt=1,
+        description="Share of the way from chance to perfect the validation metric must reach: "
+                    "(acc - chance)/(1 - chance), or for MAE the share of the mean-predictor's error removed. "
+                    "Healthy configs reach ≥ 0.3.")
+    last_evals: int = Field(2, ge=1, description="Evaluations at the end; the best of them is judged.")
+    min_evals: int = Field(2, ge=1, description="Fewest evaluations to judge.")
+
+
+@rule(code="TL502", name="underfitting", severity=Severity.WARNING, stage=Stage.RUN,
+      requires=("evals",), thresholds=UnderfittingThresholds)
+def underfitting(run: RunRecord, t: UnderfittingThresholds) -> Iterator[Finding]:
+    """The validation metric at the end of the probe is barely better than chance.
+
+    ## What it checks
+    The best validation metric of the last `last_evals` evaluations against the chance level
+    (majority-class accuracy; for regression the MAE of predicting the training mean): the
+    share of the way from chance to perfect must reach `min_progress`. The train-subset metric
+    tells whether the model cannot even fit the training data.
+    ## Why it matters
+    After the whole probe the model predicts no better than a constant: it learned nothing
+    usable. Either it cannot fit (too small, too regularised, LR too low, a bug cutting the
+    signal) or what it fits does not carry over to new data.
+    ## How to fix
+    First make the training loss fall (see the loss and LR rules); then give the model more
+    capacity, remove excess regularisation (weight decay, dropout), and check that the inputs
+    carry the labels (no shuffled labels, no features lost in preprocessing).
+    ## Not flagged
+    Runs without a chance level (no validation split); fewer than `min_evals` evaluations.
+    """
+    e = run.evals
+    if e.chance_metric is None or len(e.val_metric) < t.min_evals:
+        return
+    tail = np.asarray(e.val_metric[-t.last_evals:], float)
+    tail = tail[np.isfinite(tail)]
+    if len(tail) == 0:
+        return
+    best = float(tail.max() if e.higher_is_better else tail.min())
+    progress = progress_over_chance(best, e.chance_metric, e.higher_is_better)
+    if not progress < t.min_progress:
+        return  # learned enough (or undefined)
+    train_progress = (progress_over_chance(e.train_metric[-1], e.chance_metric, e.higher_is_better)
+                      if e.train_metric else float("nan"))
+    cannot_fit = not train_progress >= 2 * t.min_progress
+    builtin = run.model.is_builtin
+    fixes = [Fix("make the training loss fall first: check the loss/LR findings (an LR too low or too high "
+                 "leaves the model at chance)", config_key="optimizer.lr"),
+             Fix("remove excess regularisation: weight decay and dropout to 0 while debugging",
+                 config_key="optimizer.args.weight_decay", value=0.0),
+             Fix("give the model more capacity (wider/deeper layers) or train longer",
+                 config_key="model.args" if builtin else "model"),
+             Fix("check that the inputs carry the labels: overfit one small batch to 100% first "
+                 "(Karpathy's recipe); look for shuffled labels or features lost in preprocessing")]
+    if not cannot_fit:
+        fixes = [fixes[3], fixes[1], fixes[0], fixes[2]]
+    fit = ("the train subset is at chance too: the model does not fit at all" if cannot_fit
+           else f"the train subset is not ({e.train_metric[-1]:.3g}): what it fits does not generalise")
+    yield Finding(
+        message=f"validation {e.metric_name} {best:.3g} at the end is near chance ({e.chance_metric:.3g}): "
+                f"{progress:.0%} of the way from chance to perfect (< {t.min_progress:.0%}); {fit}",
+        evidence={"val_metric": best, "chance_metric": e.chance_metric, "progress": progress,
+                  "train_progress": train_progress, "min_progress": t.min_progress,
+                  "metric_name": e.metric_name, "train_metric": e.train_metric[-1] if e.train_metric else None},
+        step=e.steps[-1], fixes=fixes, config_key=fixes[0].config_key,
+    )

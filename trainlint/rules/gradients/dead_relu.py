@@ -1,0 +1,78 @@
+"""TL403 dead-relu: a large fraction of a ReLU layer's units never activate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pydantic import Field
+
+from trainlint.analysis.gradients import round_sig, samples, tail
+from trainlint.probe.record import RunRecord
+from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
+
+
+class DeadReluThresholds(Thresholds):
+    max_dead_fraction: float = Field(
+        0.5, gt=0, le=1,
+        description="Share of a ReLU module's units (features or channels) inactive on every sample of a "
+                    "sampled batch, lowest over the last samples, that counts as dead. Healthy configs "
+                    "measure at most ~0.2.")
+    last_samples: int = Field(
+        3, ge=1, description="Sampled steps at the end of the probe; the lowest dead fraction among them "
+                             "is used, so a unit alive on any of these batches counts as alive.")
+
+
+@rule(code="TL403", name="dead-relu", severity=Severity.WARNING, stage=Stage.RUN,
+      requires=("dead_fraction",), thresholds=DeadReluThresholds)
+def dead_relu(run: RunRecord, t: DeadReluThresholds) -> Iterator[Finding]:
+    """A large fraction of a ReLU layer's units never activate, so they neither learn nor pass signal.
+
+    ## What it checks
+    For every ReLU module, the share of units (features, or channels of a feature map) whose
+    output is zero on every sample of a sampled batch; the lowest share over the last
+    `last_samples` sampled steps against `max_dead_fraction`. The first sample tells whether
+    the units were dead from initialisation or died during training.
+    ## Why it matters
+    A ReLU unit that outputs zero for every input gets zero gradient and never recovers: the
+    layer's capacity is lost. Units die from a too-high learning rate (one large update pushes
+    the bias far negative) or from an initialisation with negative biases / bad scale.
+    ## How to fix
+    Lower the learning rate when units died during training; fix the initialisation (Kaiming,
+    zero biases) when they were dead from the start; LeakyReLU/GELU cannot die; normalisation
+    before the activation keeps pre-activations centred.
+    ## Not flagged
+    A minority of dead units (common and harmless); modules that are not ReLU; runs without a
+    sampled activation step.
+    """
+    dead = {}
+    for name in run.dead_fraction.names:
+        late = tail(run.dead_fraction, name, t.last_samples)
+        if late and min(late) >= t.max_dead_fraction:
+            dead[name] = (samples(run.dead_fraction, name)[0], min(late))
+    if not dead:
+        return
+    worst = max(dead, key=lambda n: dead[n][1])
+    at_init = all(start >= t.max_dead_fraction for start, _ in dead.values())
+    builtin = run.model.is_builtin
+    lr = round_sig(run.lr / 10)
+
+    lr_fix = Fix(f"lower optimizer.lr 10x, to {lr:g}: large updates push ReLU biases negative for good",
+                 config_key="optimizer.lr", value=lr)
+    init_fix = Fix("initialise with Kaiming (He) weights and zero biases so pre-activations start centred",
+                   config_key="model.args.init" if builtin else None, value="kaiming" if builtin else None)
+    fixes = [init_fix, lr_fix] if at_init else [lr_fix, init_fix]
+    fixes.append(Fix("use LeakyReLU or GELU, whose units cannot die",
+                     config_key="model.args.activation" if builtin else None,
+                     value="leaky_relu" if builtin else None))
+    fixes.append(Fix("normalise before the activation (batch or layer norm)",
+                     config_key="model.args.norm" if builtin else None, value="batch" if builtin else None))
+    when = "dead from the first sampled step (initialisation)" if at_init else "died during training"
+    listing = ", ".join(f"`{n}` {end:.0%}" for n, (_, end) in sorted(dead.items(), key=lambda kv: -kv[1][1]))
+    yield Finding(
+        message=f"{len(dead)} ReLU module(s) have ≥ {t.max_dead_fraction:.0%} dead units ({listing}); {when}",
+        evidence={"dead_fraction": {n: end for n, (_, end) in dead.items()},
+                  "dead_fraction_at_start": {n: start for n, (start, _) in dead.items()},
+                  "worst_module": worst, "max_dead_fraction": t.max_dead_fraction, "dead_at_init": at_init},
+        step=run.dead_fraction.steps[-1], fixes=fixes,
+        config_key=fixes[0].config_key or "model",
+    )

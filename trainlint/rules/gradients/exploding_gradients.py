@@ -1,0 +1,107 @@
+"""TL401 exploding-gradients: the global gradient norm is huge, or grows by orders of magnitude."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+from pydantic import Field
+
+from trainlint.analysis.gradients import clip_suggestion, edge_windows, round_sig
+from trainlint.probe.record import RunRecord
+from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
+
+
+class ExplodingGradientsThresholds(Thresholds):
+    max_grad_norm: float = Field(
+        1000.0, gt=0,
+        description="A spike must exceed this global gradient norm (before clipping) to count. DESIGN's "
+                    "example value; healthy classification configs peak below 10.")
+    min_spike: float = Field(
+        20.0, gt=1,
+        description="A spike is a norm this many times the first window's median. The healthy diabetes "
+                    "config (MSE on raw targets, norms ~1e3) spikes to 6x.")
+    max_growth: float = Field(
+        100.0, gt=1,
+        description="Median norm of the last window over that of the first window that counts as "
+                    "growing. Healthy configs grow at most ~10x while leaving their initialisation.")
+    window_fraction: float = Field(0.1, gt=0, le=0.5, description="Share of the steps in each window.")
+    min_window_steps: int = Field(5, ge=2, description="Fewest steps per window; fewer: growth not judged.")
+
+
+def _lr_fix(run: RunRecord) -> Fix:
+    lr = round_sig(run.lr / 10)
+    return Fix(f"lower optimizer.lr 10x, to {lr:g}: exploding updates feed on a too-large step",
+               config_key="optimizer.lr", value=lr)
+
+
+@rule(code="TL401", name="exploding-gradients", severity=Severity.WARNING, stage=Stage.RUN,
+      requires=("grad_norm",), thresholds=ExplodingGradientsThresholds)
+def exploding_gradients(run: RunRecord, t: ExplodingGradientsThresholds) -> Iterator[Finding]:
+    """The global gradient norm spikes to a huge value, overflows, or grows by orders of magnitude.
+
+    ## What it checks
+    The global L2 norm of all gradients at every step, measured before any clipping: a spike
+    above `max_grad_norm` that is also `min_spike` times the first window's median, overflowing
+    (infinite) norms while the loss is still finite, and the growth from the first to the last
+    window of steps (median over median) against `max_growth`.
+    ## Why it matters
+    Huge gradients make each update overshoot; the loss jumps, then turns NaN. A norm that keeps
+    growing is the feedback loop of an unstable setup (too high an LR, large initialisation,
+    recurrent weights with gain above 1).
+    ## How to fix
+    Clip the gradient norm (`probe.clip_grad_norm`, value from the early steps' norms), lower the
+    learning rate, and check the initialisation and the scale of inputs and targets.
+    ## Not flagged
+    Norms that are large from the first step and do not grow (e.g. MSE on unscaled regression
+    targets with Adam); growth below `max_growth`-fold, normal while a model leaves its
+    initialisation; spikes below `max_grad_norm`.
+    """
+    norms = np.asarray(run.grad_norm, dtype=float)
+    losses = np.asarray(run.train_loss[: len(norms)], dtype=float)
+    loss_ok = np.isfinite(losses) if len(losses) == len(norms) else np.ones(len(norms), dtype=bool)
+    overflow = int(np.sum(np.isinf(norms) & loss_ok))
+    finite = np.isfinite(norms)
+    if not finite.any():
+        return  # nothing measurable (a NaN loss from step 0 is TL202's)
+    k = max(t.min_window_steps, int(finite.sum() * t.window_fraction))
+    early = float(np.median(norms[finite][:k]))
+    i_peak = int(np.argmax(np.where(finite, norms, -1.0)))
+    peak, peak_step = float(norms[i_peak]), run.steps[i_peak] if i_peak < len(run.steps) else None
+    spike = peak / early if early > 0 else math.inf
+    windows = edge_windows(norms, t.window_fraction, t.min_window_steps)
+    late = float(np.median(windows[1])) if windows is not None else math.nan
+    growth = late / early if windows is not None and early > 0 else math.nan
+    spiked = peak > t.max_grad_norm and spike >= t.min_spike
+    growing = growth >= t.max_growth
+    if not (spiked or growing or overflow):
+        return
+    what = []
+    if spiked:
+        what.append(f"spiked to {peak:.3g} at step {peak_step}, {spike:.3g}x its early median {early:.3g} "
+                    f"(> {t.max_grad_norm:g} and ≥ {t.min_spike:g}x)")
+    if overflow:
+        what.append(f"overflowed to inf at {overflow} step(s) while the loss was finite")
+    if growing:
+        what.append(f"grew {growth:.3g}x from the first to the last {len(windows[0])} steps (≥ {t.max_growth:g}x)")
+    runaway = np.flatnonzero(~np.isfinite(norms) | (norms >= t.min_spike * early))
+    stable = int(runaway[0]) if len(runaway) else len(norms)
+    clip = clip_suggestion(run.grad_norm, min(stable, max(k, len(norms) // 5)))
+    fixes = []
+    if run.clip_grad_norm is None and clip is not None:
+        fixes.append(Fix(f"clip the global gradient norm at {clip:g} (90th percentile of the norms before they ran away)",
+                         config_key="probe.clip_grad_norm", value=clip))
+    fixes.append(_lr_fix(run))
+    fixes.append(Fix("check the initialisation (Kaiming/Xavier, not N(0, 1)) and that inputs and regression "
+                     "targets are standardised; add normalisation layers or residual connections to deep stacks"))
+    clipped = f"; clipping at {run.clip_grad_norm:g} is on (norms are before clipping)" if run.clip_grad_norm else ""
+    yield Finding(
+        message="global gradient norm " + "; ".join(what) + clipped,
+        evidence={"peak_grad_norm": peak, "peak_step": peak_step, "early_median": early, "late_median": late,
+                  "spike": spike, "growth": growth, "overflow_steps": overflow,
+                  "max_grad_norm": t.max_grad_norm, "min_spike": t.min_spike, "max_growth": t.max_growth,
+                  "clip_grad_norm": run.clip_grad_norm, "suggested_clip": clip},
+        step=peak_step, fixes=fixes,
+        config_key="probe.clip_grad_norm" if run.clip_grad_norm is None else "optimizer.lr",
+    )

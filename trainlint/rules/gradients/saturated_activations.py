@@ -1,0 +1,82 @@
+"""TL404 saturated-activations: sigmoid/tanh units stuck near their limits, where their slope is ~0."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from pydantic import Field
+
+from trainlint.analysis.gradients import samples, tail
+from trainlint.probe.record import RunRecord
+from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
+
+
+class SaturatedActivationsThresholds(Thresholds):
+    max_saturated_fraction: float = Field(
+        0.5, gt=0, le=1,
+        description="Share of a sigmoid/tanh module's outputs within 1% of a bound (slope below ~2% of its "
+                    "maximum), averaged over the last samples, that counts as saturated. Healthy tanh "
+                    "MLPs measure below 0.1.")
+    last_samples: int = Field(3, ge=1, description="Sampled steps at the end of the probe that are averaged.")
+
+
+def _output_module(run: RunRecord) -> str | None:
+    """The model's final activation when it is the last module (an output sigmoid, judged elsewhere)."""
+    acts = list(run.model.activations)
+    if acts and run.model.last_module == run.model.activations[acts[-1]]:
+        return acts[-1]
+    return None
+
+
+@rule(code="TL404", name="saturated-activations", severity=Severity.WARNING, stage=Stage.RUN,
+      requires=("saturated_fraction",), thresholds=SaturatedActivationsThresholds)
+def saturated_activations(run: RunRecord, t: SaturatedActivationsThresholds) -> Iterator[Finding]:
+    """Sigmoid/tanh units sit near their limits, where their derivative is almost zero.
+
+    ## What it checks
+    For every sigmoid-like and tanh-like hidden module, the share of its outputs within 1% of
+    a bound (0/1 for sigmoid, ±1 for tanh), averaged over the last `last_samples` sampled steps,
+    against `max_saturated_fraction`.
+    ## Why it matters
+    A saturated unit passes almost no gradient (tanh' = 1 - y² ≈ 0.02 at |y| = 0.99), so the
+    layers below stop learning, and the unit's output no longer depends on its input. Usual
+    causes: weights initialised too large, unnormalised inputs, or a learning rate that blew
+    the pre-activations up.
+    ## How to fix
+    Initialise with Xavier/Glorot weights, standardise the inputs, normalise pre-activations
+    (layer/batch norm), lower the learning rate, or use ReLU-family activations.
+    ## Not flagged
+    The model's final activation when it is the output (a confident classifier's sigmoid
+    outputs are near 0/1 by design); ReLU-family modules; a minority of saturated outputs.
+    """
+    skip = _output_module(run)
+    saturated = {}
+    for name in run.saturated_fraction.names:
+        late = tail(run.saturated_fraction, name, t.last_samples)
+        if name != skip and late and float(np.mean(late)) >= t.max_saturated_fraction:
+            saturated[name] = float(np.mean(late))
+    if not saturated:
+        return
+    start = {n: samples(run.saturated_fraction, n)[0] for n in saturated}
+    worst = max(saturated, key=saturated.get)
+    builtin = run.model.is_builtin
+    fixes = [
+        Fix("initialise with Xavier/Glorot weights (variance 1/fan_in scale), not N(0, 1)",
+            config_key="model.args.init" if builtin else None, value="xavier" if builtin else None),
+        Fix("normalise pre-activations (layer or batch norm before the sigmoid/tanh)",
+            config_key="model.args.norm" if builtin else None, value="layer" if builtin else None),
+        Fix("standardise the inputs (zero mean, unit variance per feature)"),
+        Fix("use ReLU or GELU hidden activations", config_key="model.args.activation" if builtin else None,
+            value="relu" if builtin else None),
+    ]
+    listing = ", ".join(f"`{n}` ({run.model.activations.get(n, '?')}) {v:.0%}"
+                        for n, v in sorted(saturated.items(), key=lambda kv: -kv[1]))
+    yield Finding(
+        message=f"{len(saturated)} activation module(s) have ≥ {t.max_saturated_fraction:.0%} of outputs "
+                f"saturated at the end of the probe: {listing}",
+        evidence={"saturated_fraction": saturated, "saturated_fraction_at_start": start, "worst_module": worst,
+                  "max_saturated_fraction": t.max_saturated_fraction, "excluded_output_module": skip},
+        step=run.saturated_fraction.steps[-1], fixes=fixes,
+        config_key="model.args.init" if builtin else "model",
+    )

@@ -1,0 +1,3 @@
+"""loss rules."""
+
+RULES: list = []

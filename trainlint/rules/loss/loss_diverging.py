@@ -1,0 +1,66 @@
+"""TL204 loss-diverging: the training loss climbed back well above its best level and stayed there."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from pydantic import Field
+
+from trainlint.analysis.loss import divergence
+from trainlint.analysis.lr import clip_value, layer_update_ratios, lr_for_ratio, median_update_ratio, round_sig
+from trainlint.probe.record import RunRecord
+from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
+
+
+class LossDivergingThresholds(Thresholds):
+    min_ratio: float = Field(
+        2.0, gt=1.0,
+        description="Final over best window median of the loss that counts as diverging (Lightning's "
+                    "lr_find stops at 4x its best smoothed loss; healthy probes ended within 1.3x).")
+    window_fraction: float = Field(
+        0.1, gt=0, le=0.5, description="Window of the medians, as a fraction of the steps run.")
+    min_window: int = Field(5, ge=3, description="Shortest window, in steps.")
+    min_steps: int = Field(20, ge=5, description="Fewest finite loss values needed to judge.")
+
+
+@rule(code="TL204", name="loss-diverging", severity=Severity.ERROR, stage=Stage.RUN,
+      requires=("train_loss",), thresholds=LossDivergingThresholds)
+def loss_diverging(run: RunRecord, t: LossDivergingThresholds) -> Iterator[Finding]:
+    """The training loss grew back well above its best level and stayed there.
+
+    ## What it checks
+    The median minibatch loss over sliding windows (`window_fraction` of the run): the last
+    window's median against the lowest one. At `min_ratio` or more, the loss is diverging.
+    ## Why it matters
+    A loss that climbs after falling means updates overshoot: the LR is too high for this model
+    (or grows too high under a schedule), or gradients blow up. Longer training makes it worse.
+    ## How to fix
+    Lower `optimizer.lr` (to the value that brings the update ratio ‖Δw‖/‖w‖ to ~1e-3, see TL301),
+    clip gradients (`probe.clip_grad_norm`, a value from the norms before the climb), or add warmup.
+    ## Not flagged
+    Spikes that recover (a median ignores them); noise on a flat loss; a loss that became
+    non-finite (TL202 reports it).
+    """
+    if run.stop_reason == "non_finite_loss" or len(run.finite_train_loss) < t.min_steps:
+        return  # TL202 reports a blow-up; too little data otherwise
+    d = divergence(run.train_loss, t.window_fraction, t.min_window)
+    if d is None or d.ratio < t.min_ratio:
+        return
+    best_step = run.steps[d.best_index] if d.best_index < len(run.steps) else d.best_index
+    ratio = median_update_ratio(layer_update_ratios(run))
+    new_lr = lr_for_ratio(run.lr, ratio) if math.isfinite(ratio) and ratio > 0 else math.nan
+    if not math.isfinite(new_lr) or new_lr > run.lr / d.ratio:
+        new_lr = round_sig(run.lr / d.ratio)  # at least by the factor the loss grew
+    fixes = [Fix(f"lower optimizer.lr from {run.lr:g} to {new_lr:g}", "optimizer.lr", new_lr)]
+    clip = clip_value(run.grad_norm, d.best_index + 1)
+    if clip is not None and run.clip_grad_norm is None:
+        fixes.append(Fix(f"clip gradients at {clip:g} (90th percentile of the grad norm before the climb)",
+                         "probe.clip_grad_norm", clip))
+    fixes.append(Fix("add a linear warmup (scheduler.warmup_steps) so early updates stay small"))
+    yield Finding(
+        message=f"train loss climbed to {d.final:.4g}, {d.ratio:.1f}x its best level {d.best:.4g} "
+                f"(reached at step {best_step}), and stayed there",
+        evidence={"best_loss": d.best, "best_step": best_step, "final_loss": d.final, "ratio": d.ratio,
+                  "min_ratio": t.min_ratio, "initial_loss": d.initial, "update_ratio_median": ratio},
+        step=best_step, config_key="optimizer.lr", fixes=fixes)

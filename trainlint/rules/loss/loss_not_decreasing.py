@@ -1,0 +1,94 @@
+"""TL203 loss-not-decreasing: the training loss made no meaningful progress over the probe."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from pydantic import Field
+
+from trainlint.analysis.loss import metric_gain, progress
+from trainlint.analysis.lr import layer_update_ratios, lr_for_ratio, median_update_ratio
+from trainlint.probe.record import RunRecord
+from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
+
+
+class LossNotDecreasingThresholds(Thresholds):
+    min_relative_drop: float = Field(
+        0.1, gt=0, lt=1,
+        description="Drop of the typical loss, (start - end) / start, below which the run made no "
+                    "meaningful progress (healthy probes dropped 0.45-0.96; stuck ones under 0.03).")
+    max_metric_gain: float = Field(
+        0.25, ge=0, le=1,
+        description="A final validation metric this far from chance towards perfect shows the model "
+                    "learned anyway (e.g. it converged in the first steps); 0 = chance, 1 = perfect.")
+    below_chance_fraction: float = Field(
+        0.5, gt=0, lt=1,
+        description="A final loss below this fraction of the chance-level loss (CS231n: -ln(1/C) for "
+                    "C classes) means the model is already past chance: not stuck.")
+    low_update_ratio: float = Field(
+        1e-4, gt=0,
+        description="Median update ratio below which the LR is blamed (10x under the ~1e-3 rule of thumb "
+                    "of CS231n); otherwise the data or the model is.")
+    min_steps: int = Field(20, ge=5, description="Fewest finite loss values needed to judge.")
+
+
+@rule(code="TL203", name="loss-not-decreasing", severity=Severity.WARNING, stage=Stage.RUN,
+      requires=("train_loss",), thresholds=LossNotDecreasingThresholds)
+def loss_not_decreasing(run: RunRecord, t: LossNotDecreasingThresholds) -> Iterator[Finding]:
+    """The training loss made no meaningful progress over the probe.
+
+    ## What it checks
+    The typical (median) minibatch loss of the first steps against that of the last 10 % of the
+    run. It flags a relative drop under `min_relative_drop` unless something shows the model did
+    learn: the final validation metric is well above chance, or the loss is already far below the
+    chance-level loss (a model that converged in its first few steps is not stuck).
+    ## Why it matters
+    A loss that does not move means the parameters are not being changed usefully: the LR is far
+    too low, gradients do not reach the weights, or the targets carry no signal the model can use.
+    ## How to fix
+    Run `trainlint lr-find` and raise `optimizer.lr` towards its suggestion (see TL302 for the
+    update-ratio evidence); check that gradients flow (TL402/TL405) and that targets match inputs
+    (overfit a single batch first, as in Karpathy's "Recipe for training neural networks").
+    ## Not flagged
+    A loss that falls and then plateaus; a run that converged almost at once (validation metric
+    above chance, or loss far below chance level); a loss that became non-finite (TL202).
+    """
+    if run.stop_reason == "non_finite_loss":
+        return  # TL202 reports it
+    p = progress(run.train_loss)
+    if p is None or len(run.finite_train_loss) < t.min_steps or not math.isfinite(p.relative_drop):
+        return  # too little data to judge
+    if p.relative_drop >= t.min_relative_drop:
+        return
+    gain = metric_gain(run.evals)
+    if gain is not None and gain >= t.max_metric_gain:
+        return
+    chance = run.first_batch.expected_initial_loss if run.first_batch else None
+    if chance is not None and math.isfinite(chance) and chance > 0 and p.final < t.below_chance_fraction * chance:
+        return
+    n = len(run.finite_train_loss)
+    evidence = {"initial_loss": p.initial, "final_loss": p.final, "relative_drop": p.relative_drop,
+                "min_relative_drop": t.min_relative_drop, "metric_gain": gain,
+                "max_metric_gain": t.max_metric_gain, "chance_loss": chance, "steps": n}
+    ratio = median_update_ratio(layer_update_ratios(run))
+    evidence |= {"update_ratio_median": ratio, "low_update_ratio": t.low_update_ratio}
+    at_chance = f" (chance level {chance:.3g})" if chance is not None and math.isfinite(chance) else ""
+    metric = (f"; validation {run.evals.metric_name} {run.evals.val_metric[-1]:.3g} vs chance "
+              f"{run.evals.chance_metric:.3g}" if gain is not None else "")
+    data_fixes = [Fix("check that the targets belong to the inputs: try to overfit a single batch"),
+                  Fix("check that gradients reach the weights (TL402 vanishing, TL405 frozen parameters) "
+                      "and that the loss suits the outputs (TL206)")]
+    if math.isfinite(ratio) and ratio < t.low_update_ratio:
+        new_lr = lr_for_ratio(run.lr, ratio)
+        fixes = [Fix(f"raise optimizer.lr from {run.lr:g} to {new_lr:g}: updates are {ratio:.1e} of the "
+                     "weights, far below ~1e-3", "optimizer.lr", new_lr), *data_fixes]
+        key, why = "optimizer.lr", f"; updates are only {ratio:.1e} of the weights"
+    else:
+        fixes = [*data_fixes, Fix("run `trainlint lr-find` to confirm the LR", "optimizer.lr")]
+        key, why = None, (f"; the weights do move (update ratio {ratio:.1e})" if math.isfinite(ratio) else "")
+    yield Finding(
+        message=f"train loss went from {p.initial:.4g} to {p.final:.4g}{at_chance} in {n} steps: "
+                f"{p.relative_drop:+.1%}, below the {t.min_relative_drop:.0%} that counts as progress"
+                + metric + why,
+        evidence=evidence, step=run.steps[-1] if run.steps else None, config_key=key, fixes=fixes)

@@ -1,0 +1,3 @@
+"""lr rules."""
+
+RULES: list = []

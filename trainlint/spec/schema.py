@@ -1,0 +1,97 @@
+"""The experiment spec as pydantic models: the single definition of what a YAML spec may say.
+
+Every model forbids unknown keys, so a typo is an error with a location rather than a
+silently ignored setting. Names of components (`model.name`, `loss.name`, ...) are checked
+against the registries after validation, in `trainlint.spec.validate`, because the
+registries import torch and this module must stay cheap to import.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Task = Literal["multiclass", "binary", "regression"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Component(_Strict):
+    """A component named from a registry (`name`) or brought by the user (`target`)."""
+
+    name: str | None = Field(None, description="Built-in name (see `trainlint init` and the README).")
+    target: str | None = Field(
+        None, description="`package.module:attr` or `path/to/file.py:attr` (relative to the spec)."
+    )
+    args: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments.")
+
+    @model_validator(mode="after")
+    def _name_xor_target(self) -> Component:
+        if (self.name is None) == (self.target is None):
+            raise ValueError("give exactly one of `name` (a built-in) or `target` (your own code)")
+        return self
+
+
+class DatasetSpec(Component):
+    batch_size: int = Field(64, ge=1, description="Training batch size.")
+    val_fraction: float = Field(0.2, ge=0.0, lt=1.0, description="Share held out for validation.")
+    task: Task | None = Field(None, description="multiclass | binary | regression; inferred when null.")
+    num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
+    shuffle: bool = Field(True, description="Shuffle the training data each epoch.")
+
+
+class ModelSpec(Component):
+    pass
+
+
+class LossSpec(Component):
+    pass
+
+
+class OptimizerSpec(Component):
+    lr: float = Field(1e-3, gt=0.0, description="Learning rate.")
+
+
+class SchedulerSpec(Component):
+    warmup_steps: int = Field(0, ge=0, description="Linear warmup length in optimizer steps.")
+
+
+class ProbeSpec(_Strict):
+    steps: int = Field(300, ge=1, le=10_000_000, description="Optimizer steps to run.")
+    eval_every: int = Field(25, ge=1, description="Validate every N steps (and at the end).")
+    clip_grad_norm: float | None = Field(None, gt=0.0, description="Clip the global grad norm.")
+    stats_every: int = Field(
+        10, ge=1, description="Cadence of per-layer update-ratio and activation sampling, in steps."
+    )
+
+
+class RulesSpec(_Strict):
+    select: list[str] = Field(default_factory=list, description="Codes, names or prefixes; empty = all.")
+    ignore: list[str] = Field(default_factory=list, description="Codes, names or prefixes to skip.")
+    thresholds: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per rule name, per threshold parameter."
+    )
+
+
+class CompareSpec(_Strict):
+    losses: list[str | dict[str, Any]] = Field(default_factory=list)
+    optimizers: list[str | dict[str, Any]] = Field(default_factory=list)
+
+
+class Spec(_Strict):
+    """A whole experiment spec (DESIGN §2)."""
+
+    name: str | None = Field(None, description="Output folder name; the file's stem when null.")
+    seed: int = Field(0, ge=0, description="Seed for weights, data split and order.")
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto|cpu|cuda|cuda:N")
+    dataset: DatasetSpec
+    model: ModelSpec
+    loss: LossSpec
+    optimizer: OptimizerSpec
+    scheduler: SchedulerSpec | None = None
+    probe: ProbeSpec = Field(default_factory=ProbeSpec)
+    rules: RulesSpec = Field(default_factory=RulesSpec)
+    compare: CompareSpec = Field(default_factory=CompareSpec)
