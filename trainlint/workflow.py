@@ -74,9 +74,8 @@ def check_rules(loaded: LoadedSpec, options: ProbeOptions) -> tuple[list[str], l
     try:
         check_rule_settings(rules.select, rules.ignore, rules.thresholds)
     except RuleSettingError as exc:
-        line, col = loaded.position(exc.field) or (None, None)
-        raise SpecError(str(exc), path=loaded.path, line=line, col=col, field=exc.field,
-                        accepted=exc.accepted, suggestions=exc.suggestions) from None
+        error = ComponentError(str(exc), exc.field, exc.accepted)
+        raise as_spec_error(loaded, error, exc.suggestions) from None
     try:
         check_rule_settings(options.select, options.ignore, {}, where="--select/--ignore")
     except RuleSettingError as exc:

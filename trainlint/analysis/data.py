@@ -74,3 +74,8 @@ def broadcast_shape(a: Sequence[int], b: Sequence[int]) -> list[int] | None:
 def fmt_shape(shape: Sequence[int]) -> str:
     """`(64, 1)` style text for a shape."""
     return "(" + ", ".join(str(int(s)) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+# Largest per-feature RMS still taken as unit scale (TL103's default `max_scale`; other rules
+# use it to tell whether large outputs could come from the inputs).
+UNIT_SCALE_LIMIT = 5.0

@@ -82,3 +82,34 @@ def first_collapse(lr_series: Sequence[float], floor: float) -> int | None:
         if peak > 0 and lr < floor * peak:
             return i
     return None
+
+
+def stays_below(lr_series: Sequence[float], start: int, level: float, min_len: int) -> bool:
+    """Whether the LR stays below `level` from `start` for `min_len` steps or to the end of the series."""
+    tail = lr_series[start:start + min_len]
+    return all(lr < level for lr in tail)
+
+
+def drop_steps(lr_series: Sequence[float], factor: float = 0.999) -> list[int]:
+    """Indices where the LR falls by a discrete step (below `factor` × the previous LR)."""
+    return [i for i in range(1, len(lr_series)) if lr_series[i] < factor * lr_series[i - 1]]
+
+
+def stretched_schedule_args(scheduler_class: str | None, lr_series: Sequence[float],
+                            stretch: float) -> dict[str, object]:
+    """Scheduler arguments, estimated from the LR the probe applied, made `stretch` times slower.
+
+    Covers the schedules whose pace one argument sets (StepLR, MultiStepLR, ExponentialLR);
+    empty for the others.
+    """
+    drops = drop_steps(lr_series)
+    if scheduler_class == "StepLR" and drops:
+        return {"step_size": int(math.ceil(drops[0] * stretch))}
+    if scheduler_class == "MultiStepLR" and drops:
+        return {"milestones": [int(math.ceil(m * stretch)) for m in drops]}
+    if scheduler_class == "ExponentialLR" and len(lr_series) > 2:
+        factors = [b / a for a, b in zip(lr_series, lr_series[1:], strict=False) if a > 0 and b < a]
+        if factors:
+            gamma = float(np.median(factors)) ** (1.0 / stretch)
+            return {"gamma": float(f"{gamma:.4g}")}
+    return {}

@@ -100,7 +100,7 @@ def build_components(loaded: LoadedSpec, device: torch.device) -> Components:
         factory = resolve_target(spec.model.target, base, "model.target")
         try:
             model = factory(**spec.model.args)
-        except Exception as exc:  # noqa: BLE001 - user code
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code
             raise ComponentError(
                 f"constructing the model raised {type(exc).__name__}: {exc}", "model.target"
             ) from None

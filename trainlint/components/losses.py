@@ -63,7 +63,7 @@ def _construct(factory: Callable, args: dict[str, Any], field: str) -> Callable:
         loss = factory(**args)
     except TypeError as exc:
         raise ComponentError(f"{getattr(factory, '__name__', factory)}: {exc}", field) from None
-    except Exception as exc:  # noqa: BLE001 - user code
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code
         raise ComponentError(f"constructing the loss raised {type(exc).__name__}: {exc}", field) from None
     if not callable(loss):
         raise ComponentError(f"the loss factory returned {type(loss).__name__}, not a callable", field)

@@ -69,5 +69,5 @@ def build_optimizer(
         return factory(params, lr=lr, **args)
     except TypeError as exc:
         raise ComponentError(f"{getattr(factory, '__name__', factory)}: {exc}", field) from None
-    except Exception as exc:  # noqa: BLE001 - user code or torch's own argument checks
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code or torch's own argument checks
         raise ComponentError(f"constructing the optimizer raised {type(exc).__name__}: {exc}", field) from None

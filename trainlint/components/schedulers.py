@@ -137,6 +137,6 @@ def build_schedule(spec, optimizer, steps: int, lr: float, spec_dir: Path) -> Sc
         inner = factory(optimizer, **args)
     except TypeError as exc:
         raise ComponentError(f"{getattr(factory, '__name__', factory)}: {exc}", field) from None
-    except Exception as exc:  # noqa: BLE001 - user code or torch's argument checks
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code or torch's argument checks
         raise ComponentError(f"constructing the scheduler raised {type(exc).__name__}: {exc}", field) from None
     return Schedule(optimizer, inner, spec.warmup_steps)

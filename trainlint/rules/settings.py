@@ -44,7 +44,10 @@ def check_rule_settings(select: list[str], ignore: list[str], thresholds: dict[s
         except ValidationError as exc:
             err = exc.errors(include_url=False)[0]
             param = ".".join(str(p) for p in err["loc"])
-            msg = f"unknown threshold `{param}` for {rule.name}" if err["type"] == "extra_forbidden" else f"{err['msg']}"
+            unknown = err["type"] == "extra_forbidden"
+            given = (values or {}).get(param)
+            msg = (f"unknown threshold `{param}` for {rule.name}" if unknown
+                   else f"threshold `{param}` of {rule.name} {err['msg'].lower()} (got {given!r})")
             raise RuleSettingError(msg, f"{where}.thresholds.{name}.{param}",
                                    ", ".join(fields) or "none (this rule has no thresholds)",
-                                   close_matches(param, fields)) from None
+                                   close_matches(param, fields) if unknown else []) from None

@@ -36,7 +36,7 @@ class Component(_Strict):
 
 
 class DatasetSpec(Component):
-    batch_size: int = Field(64, ge=1, description="Training batch size.")
+    batch_size: int = Field(64, ge=1, strict=True, description="Training batch size.")
     val_fraction: float = Field(0.2, ge=0.0, lt=1.0, description="Share held out for validation.")
     task: Task | None = Field(None, description="multiclass | binary | regression; inferred when null.")
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
@@ -52,7 +52,7 @@ class LossSpec(Component):
 
 
 class OptimizerSpec(Component):
-    lr: float = Field(1e-3, gt=0.0, description="Learning rate.")
+    lr: float = Field(1e-3, gt=0.0, allow_inf_nan=False, description="Learning rate.")
 
 
 class SchedulerSpec(Component):
@@ -60,9 +60,11 @@ class SchedulerSpec(Component):
 
 
 class ProbeSpec(_Strict):
-    steps: int = Field(300, ge=1, le=10_000_000, description="Optimizer steps to run.")
+    steps: int = Field(300, ge=1, le=10_000_000, strict=True, description="Optimizer steps to run.")
     eval_every: int = Field(25, ge=1, description="Validate every N steps (and at the end).")
-    clip_grad_norm: float | None = Field(None, gt=0.0, description="Clip the global grad norm.")
+    clip_grad_norm: float | None = Field(
+        None, gt=0.0, allow_inf_nan=False, description="Clip the global grad norm."
+    )
     stats_every: int = Field(
         10, ge=1, description="Cadence of per-layer update-ratio and activation sampling, in steps."
     )

@@ -133,7 +133,7 @@ def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, n
 
 
 def standardize(x_train: np.ndarray, kind: InputKind, *others: np.ndarray) -> list[np.ndarray]:
-    """Standardise arrays with the mean/std of ``x_train`` (std clamped at 1e-8).
+    """Standardise arrays with the mean/std of ``x_train`` (constant features are only centred).
 
     Statistics are per feature: per column (tabular), per channel (image) or per feature
     dimension over all time steps (sequence).
@@ -148,7 +148,10 @@ def standardize(x_train: np.ndarray, kind: InputKind, *others: np.ndarray) -> li
     axes: tuple[int, ...] = {"image": (0, 2, 3), "sequence": (0, 1)}.get(kind, (0,))
     # nan-aware so that missing cells (NaN) stay missing instead of spoiling their column.
     mean = np.nanmean(x_train.astype(np.float64), axis=axes, keepdims=True)
-    std = np.maximum(np.nanstd(x_train.astype(np.float64), axis=axes, keepdims=True), _MIN_STD)
+    std = np.nanstd(x_train.astype(np.float64), axis=axes, keepdims=True)
+    # A feature constant on the train split (e.g. a border pixel of digits) is only centred:
+    # dividing by ~0 would blow up any validation sample where it is not constant.
+    std = np.where(std < _MIN_STD, 1.0, std)
     return [((a - mean) / std).astype(np.float32) for a in (x_train, *others)]
 
 

@@ -38,7 +38,7 @@ def _as_array(value: Any, what: str) -> np.ndarray:
 def _sample(ds: Any, i: int) -> tuple[np.ndarray, np.ndarray]:
     try:
         item = ds[i]
-    except Exception as exc:  # noqa: BLE001 - user code
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code
         raise ComponentError(
             f"reading sample {i} of the dataset raised {type(exc).__name__}: {exc}", _FIELD
         ) from None
@@ -55,7 +55,7 @@ def _call(spec: Any, spec_dir: Path) -> Any:
     factory = resolve_target(spec.target, spec_dir, _FIELD)
     try:
         return factory(**spec.args)
-    except Exception as exc:  # noqa: BLE001 - user code
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code
         raise ComponentError(
             f"calling `{spec.target}` raised {type(exc).__name__}: {exc}", _FIELD
         ) from None

@@ -1,0 +1,74 @@
+"""TL302 lr-too-low: progress is slow and the updates are far smaller than ~1e-3 of the weights."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pydantic import Field
+
+from trainlint.analysis.loss import metric_gain, progress
+from trainlint.analysis.lr import layer_update_ratios, lr_for_ratio, median_update_ratio
+from trainlint.probe.record import RunRecord
+from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
+
+
+class LrTooLowThresholds(Thresholds):
+    max_update_ratio: float = Field(
+        1e-4, gt=0,
+        description="Median over layers of the update ratio ‖Δw‖/‖w‖ (rescaled to optimizer.lr) below "
+                    "which the LR is blamed: 10x under the ~1e-3 rule of thumb (CS231n); healthy probes "
+                    "with SGD, Adam, AdamW, RMSprop and Adagrad measured 2.6e-3 to 1.0e-2.")
+    target_update_ratio: float = Field(
+        1e-3, gt=0, description="Update ratio the suggested LR aims at (CS231n's ~1e-3).")
+    max_relative_drop: float = Field(
+        0.25, gt=0, lt=1,
+        description="Progress counts as slow while the typical loss fell less than this fraction "
+                    "(healthy probes fell 0.45-0.97).")
+    max_metric_gain: float = Field(
+        0.5, ge=0, le=1,
+        description="...and the validation metric got less than this far from chance towards perfect.")
+    min_steps: int = Field(20, ge=5, description="Fewest finite loss values needed to judge.")
+
+
+@rule(code="TL302", name="lr-too-low", severity=Severity.WARNING, stage=Stage.RUN,
+      requires=("train_loss", "update_ratio", "lr_series"), thresholds=LrTooLowThresholds)
+def lr_too_low(run: RunRecord, t: LrTooLowThresholds) -> Iterator[Finding]:
+    """Progress is slow and the updates are far smaller than ~1e-3 of the weights: the LR is too low.
+
+    ## What it checks
+    Two measurements together: the loss fell less than `max_relative_drop` (and the validation
+    metric stayed near chance), and the median over layers of the update ratio ‖Δw‖/‖w‖,
+    rescaled to `optimizer.lr`, is below `max_update_ratio`.
+    ## Why it matters
+    Steps that move the weights by a millionth of their size need millions of steps to get
+    anywhere: the run looks "stuck" while it is merely crawling.
+    ## How to fix
+    Set `optimizer.lr` to the suggested value: the current LR scaled by `target_update_ratio` /
+    measured ratio; confirm with `trainlint lr-find`.
+    ## Not flagged
+    Small updates while the loss falls well (the model may be near its optimum); a schedule that
+    keeps the LR far below `optimizer.lr` (ratios are rescaled to the configured LR, so a warmup
+    longer than the run is TL303's finding, not this one).
+    """
+    p = progress(run.train_loss)
+    if p is None or len(run.finite_train_loss) < t.min_steps or p.relative_drop >= t.max_relative_drop:
+        return
+    gain = metric_gain(run.evals)
+    if gain is not None and gain >= t.max_metric_gain:
+        return
+    per_layer = layer_update_ratios(run)
+    ratio = median_update_ratio(per_layer)
+    if not ratio < t.max_update_ratio:  # NaN (no usable sample) is not evidence
+        return
+    new_lr = lr_for_ratio(run.lr, ratio, t.target_update_ratio)
+    yield Finding(
+        message=f"LR {run.lr:g} is too low: updates move the weights by {ratio:.1e} of their norm per step "
+                f"(median over layers), {t.target_update_ratio / ratio:.0f}x under the ~"
+                f"{t.target_update_ratio:g} rule of thumb, and the loss fell only {p.relative_drop:.1%}",
+        evidence={"update_ratio_median": ratio, "max_update_ratio": t.max_update_ratio,
+                  "update_ratio_by_layer": per_layer, "relative_drop": p.relative_drop,
+                  "max_relative_drop": t.max_relative_drop, "metric_gain": gain, "suggested_lr": new_lr},
+        step=run.steps[-1] if run.steps else None, config_key="optimizer.lr",
+        fixes=[Fix(f"raise optimizer.lr from {run.lr:g} to {new_lr:g} (brings the update ratio to "
+                   f"~{t.target_update_ratio:g})", "optimizer.lr", new_lr),
+               Fix("confirm with `trainlint lr-find`")])

@@ -1,0 +1,116 @@
+"""TL303 scheduler-collapse: the schedule drives the LR to ~0 early, or never lets it warm up."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+from pydantic import Field
+
+from trainlint.analysis.lr import first_collapse, stays_below, stretched_schedule_args
+from trainlint.probe.record import RunRecord
+from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
+
+
+class SchedulerCollapseThresholds(Thresholds):
+    floor_fraction: float = Field(
+        0.01, gt=0, lt=1, description="An LR below this fraction of its peak so far counts as ~0.")
+    before_fraction: float = Field(
+        0.5, gt=0, le=1,
+        description="Collapses before this fraction of the planned steps are flagged (a cosine or "
+                    "exponential schedule over the probe reaches 1 % of its peak only after ~94 %).")
+    min_collapsed_fraction: float = Field(
+        0.2, gt=0, le=1,
+        description="The LR must stay at the floor this fraction of the planned steps (or to the end); "
+                    "a cosine restart that dips and climbs back is not a collapse.")
+    min_recent_drop: float = Field(
+        0.02, ge=0,
+        description="The loss still fell by this fraction between the two windows before the collapse: "
+                    "the model was still learning when the LR vanished.")
+    min_peak_fraction: float = Field(
+        0.25, gt=0, le=1,
+        description="A probe whose LR never exceeds this fraction of optimizer.lr never warmed up.")
+    min_steps: int = Field(10, ge=2, description="Fewest steps needed to judge.")
+
+
+def _steps_per_epoch(run: RunRecord) -> int | None:
+    return math.ceil(run.data.n_train / run.batch_size) if run.data.n_train and run.batch_size else None
+
+
+def _never_warms_up(run: RunRecord, t: SchedulerCollapseThresholds) -> Finding | None:
+    peak = max(run.lr_series)
+    if peak >= t.min_peak_fraction * run.lr:
+        return None
+    evidence = {"peak_lr": peak, "configured_lr": run.lr, "peak_fraction": peak / run.lr,
+                "min_peak_fraction": t.min_peak_fraction, "warmup_steps": run.warmup_steps,
+                "steps_run": run.steps_run}
+    fixes = []
+    if run.warmup_steps > 0:
+        warmup = max(1, round(0.1 * run.steps_planned))
+        fixes.append(Fix(f"shorten scheduler.warmup_steps from {run.warmup_steps} to {warmup} (~10 % of "
+                         f"the {run.steps_planned} steps)", "scheduler.warmup_steps", warmup))
+    fixes.append(Fix("remove the scheduler", "scheduler", None, applicable=True))
+    ramp = f"warmup of {run.warmup_steps} steps" if run.warmup_steps else f"{run.scheduler_class} schedule"
+    return Finding(
+        message=f"the LR never warmed up: over {run.steps_run} steps it peaked at {peak:.3g}, "
+                f"{peak / run.lr:.1%} of optimizer.lr {run.lr:g} (the {ramp} outlasts the probe)",
+        evidence=evidence, step=run.steps[-1] if run.steps else None,
+        config_key="scheduler.warmup_steps" if run.warmup_steps else "scheduler", fixes=fixes)
+
+
+@rule(code="TL303", name="scheduler-collapse", severity=Severity.WARNING, stage=Stage.RUN,
+      requires=("lr_series", "train_loss"), thresholds=SchedulerCollapseThresholds)
+def scheduler_collapse(run: RunRecord, t: SchedulerCollapseThresholds) -> Iterator[Finding]:
+    """The LR schedule drives the LR to ~0 early, or never lets it warm up.
+
+    ## What it checks
+    The LR the probe applied at each step: the first step where it falls below `floor_fraction`
+    of its peak so far, if that happens before `before_fraction` of the planned steps, lasts, and
+    the loss was still falling just before; and whether the LR ever exceeds `min_peak_fraction`
+    of `optimizer.lr` (a warmup longer than the run).
+    ## Why it matters
+    With the LR at ~0 the remaining steps change nothing: training stops while the model still
+    learns. A schedule written in epochs but stepped per optimizer step collapses this way.
+    ## How to fix
+    Slow the schedule down (the probe steps the scheduler once per optimizer step, so lengths
+    such as `step_size` are in steps, not epochs), shorten `scheduler.warmup_steps`, or drop the
+    schedule (`scheduler: null`).
+    ## Not flagged
+    A cosine or exponential schedule reaching ~0 at the end of the run, by design; a restart
+    schedule that dips and recovers; a collapse after the loss had already stopped falling.
+    """
+    lrs = run.lr_series
+    if len(lrs) < t.min_steps or run.lr <= 0:
+        return
+    if (finding := _never_warms_up(run, t)) is not None:
+        yield finding
+        return
+    c = first_collapse(lrs, t.floor_fraction)
+    if c is None or c >= t.before_fraction * run.steps_planned:
+        return
+    peak = max(lrs[: c + 1])
+    if not stays_below(lrs, c, t.floor_fraction * peak, max(1, int(t.min_collapsed_fraction * run.steps_planned))):
+        return
+    loss, w = run.train_loss, max(3, c // 4)
+    if c < 2 * w or len(loss) < c:
+        return  # too little loss history before the collapse
+    older, recent = float(np.median(loss[c - 2 * w: c - w])), float(np.median(loss[c - w: c]))
+    drop = (older - recent) / abs(older) if older else math.nan
+    if not (math.isfinite(drop) and drop >= t.min_recent_drop):
+        return
+    stretch = run.steps_planned / max(c, 1)
+    evidence = {"collapse_step": c, "lr_at_collapse": lrs[c], "peak_lr": peak, "floor_fraction": t.floor_fraction,
+                "collapse_at_fraction": c / run.steps_planned, "before_fraction": t.before_fraction,
+                "loss_drop_before_collapse": drop, "min_recent_drop": t.min_recent_drop}
+    fixes = [Fix(f"slow the schedule {stretch:.0f}x: set scheduler.args.{k} to {v}", f"scheduler.args.{k}", v)
+             for k, v in stretched_schedule_args(run.scheduler_class, lrs, stretch).items()]
+    if spe := _steps_per_epoch(run):
+        fixes.append(Fix(f"the probe steps the scheduler every optimizer step: a length meant in epochs "
+                         f"must be multiplied by {spe} steps per epoch"))
+    fixes.append(Fix("remove the scheduler", "scheduler", None, applicable=True))
+    yield Finding(
+        message=f"the {run.scheduler_class or 'LR'} schedule cut the LR to {lrs[c]:.2g} "
+                f"({lrs[c] / peak:.1e} of its peak {peak:.3g}) at step {c}, {c / run.steps_planned:.0%} "
+                f"into the run, while the loss was still falling ({drop:.0%} over the {w} steps before)",
+        evidence=evidence, step=c, config_key=fixes[0].config_key or "scheduler", fixes=fixes)
