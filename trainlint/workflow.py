@@ -1,19 +1,23 @@
-"""One probe from a loaded spec to a written report: the sequence every probing command shares.
+"""One probe (or check) from a loaded spec to written outputs: the sequence every probing command shares.
 
 spec → components → probe → record → rules → report/plots. Commands in `cli/` call this and
-only render its result.
+only render its result. Every run writes report.json, report.md and metrics.jsonl to the output
+folder; a probe adds the plots (unless turned off) and, on request, TensorBoard event files.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from trainlint.components.base import ComponentError
 from trainlint.probe.record import RunRecord
-from trainlint.report.model import Report, build_report, write_atomic
-from trainlint.rules.engine import evaluate
+from trainlint.report.model import Report, RuleRef, build_report, write_atomic
+from trainlint.rules.base import Finding, NotEvaluated, Stage
+from trainlint.rules.engine import STAGE_ORDER, evaluate
 from trainlint.rules.settings import RuleSettingError, check_rule_settings
 from trainlint.spec.errors import SpecError
 from trainlint.spec.loader import LoadedSpec
@@ -27,6 +31,7 @@ class ProbeOptions:
     ignore: list[str] = field(default_factory=list)
     plots: bool = True
     progress: object = None  # trainlint.probe.loop.Progress
+    tensorboard: bool = False  # also on when the spec says `probe.tensorboard: true`
 
 
 @dataclass
@@ -34,6 +39,7 @@ class Outcome:
     report: Report
     record: RunRecord
     out_dir: Path
+    warnings: list[str] = field(default_factory=list)  # e.g. a plot that failed to draw
 
 
 def output_dir(loaded: LoadedSpec, out: Path | None) -> Path:
@@ -50,22 +56,118 @@ def output_dir(loaded: LoadedSpec, out: Path | None) -> Path:
 
 
 def probe(loaded: LoadedSpec, options: ProbeOptions) -> Outcome:
-    """Run the probe, evaluate the rules, write report.json and metrics.jsonl."""
+    """Run the probe, evaluate the rules, write report.json, report.md, metrics.jsonl and the plots."""
     from trainlint.probe.loop import run_probe
 
     check_names(loaded)
     select, ignore = check_rules(loaded, options)
+    tensorboard = _want_tensorboard(loaded, options)
     out_dir = output_dir(loaded, options.out)
     try:
         record = run_probe(loaded, out_dir, progress=options.progress)
     except ComponentError as exc:
         raise as_spec_error(loaded, exc) from None
-    findings, not_evaluated = evaluate(record, select=select, ignore=ignore,
+    return _finish(loaded, record, out_dir, select, ignore, Stage.RUN, "probe",
+                   plots=options.plots, tensorboard=tensorboard)
+
+
+def check(loaded: LoadedSpec, options: ProbeOptions) -> Outcome:
+    """The seconds-fast smoke check: build everything, one step on one batch, static and first-batch rules.
+
+    Why build the components from the unmodified spec: the scheduler and anything else sized by
+    `probe.steps` must be built exactly as the real probe would build them; only the loop is cut
+    to one step, and validation to one batch (it still runs once, so eval-mode crashes show).
+    """
+    from trainlint.components.build import build_components, resolve_device
+    from trainlint.probe.loop import run_probe
+
+    check_names(loaded)
+    select, ignore = check_rules(loaded, options)
+    out_dir = output_dir(loaded, options.out)
+    started = time.perf_counter()
+    try:
+        comps = build_components(loaded, resolve_device(loaded.spec.device))
+    except ComponentError as exc:
+        raise as_spec_error(loaded, exc) from None
+    comps = dataclasses.replace(comps, val_loader=_one_batch(comps.val_loader, loaded.spec.dataset.batch_size))
+    spec = loaded.spec.model_copy(deep=True)
+    spec.probe.steps = 1
+    record = run_probe(dataclasses.replace(loaded, spec=spec), out_dir, components=comps)
+    record.wall_seconds = time.perf_counter() - started  # building the components is most of a check
+    return _finish(loaded, record, out_dir, select, ignore, Stage.FIRST_BATCH, "check",
+                   plots=False, tensorboard=False)
+
+
+def _finish(loaded: LoadedSpec, record: RunRecord, out_dir: Path, select: list[str], ignore: list[str],
+            up_to: Stage, command: str, plots: bool, tensorboard: bool) -> Outcome:
+    """Evaluate the rules and write every output; report.json last, naming what was written."""
+    findings, not_evaluated = evaluate(record, select=select, ignore=ignore, up_to=up_to,
                                        thresholds=loaded.spec.rules.thresholds, locate=loaded.position)
-    artifacts = ["report.json", "metrics.jsonl"]
+    artifacts = ["report.json", "report.md", "metrics.jsonl"]
+    warnings: list[str] = []
+    if plots:
+        artifacts += _plots(record, findings, out_dir, loaded.name, warnings)
+    if tensorboard:
+        from trainlint.report.tensorboard import write_tensorboard
+
+        write_tensorboard(record, out_dir / "tensorboard")
+        artifacts.append("tensorboard/")
     report = build_report(str(loaded.path), _resolved_config(loaded), record, findings, not_evaluated, artifacts)
+    report.command = command
+    report.rules_evaluated = rules_evaluated(select, ignore, up_to, not_evaluated)
+    from trainlint.report.markdown import render_markdown
+
+    write_atomic(out_dir / "report.md", render_markdown(report))
     write_atomic(out_dir / "report.json", report.model_dump_json(indent=2))
-    return Outcome(report, record, out_dir)
+    return Outcome(report, record, out_dir, warnings)
+
+
+def _plots(record: RunRecord, findings: list[Finding], out_dir: Path, title: str, warnings: list[str]) -> list[str]:
+    from trainlint.plots import draw_all, figures
+
+    names = {m.FILENAME for m in figures()}
+    for stale in names:  # a figure skipped this time must not survive from an earlier run
+        (out_dir / stale).unlink(missing_ok=True)
+    result = draw_all(record, findings, out_dir, title)
+    warnings += [f"could not draw {name} ({error}); this is a bug in trainlint"
+                 for name, error in result.failed.items()]
+    return result.written
+
+
+def rules_evaluated(select: list[str], ignore: list[str], up_to: Stage,
+                    not_evaluated: list[NotEvaluated]) -> list[RuleRef]:
+    """The selected rules of the stages run, less those that could not be evaluated."""
+    from trainlint.rules.catalog import all_rules
+    from trainlint.rules.selection import is_selected
+
+    skipped = {n.code for n in not_evaluated}
+    return [RuleRef(code=r.code, rule=r.name) for r in all_rules()
+            if is_selected(r, select, ignore) and STAGE_ORDER[r.stage] <= STAGE_ORDER[up_to]
+            and r.code not in skipped]
+
+
+def _one_batch(loader, batch_size: int):
+    """The validation loader cut to its first `batch_size` samples (None stays None)."""
+    if loader is None:
+        return None
+    from torch.utils.data import DataLoader, Subset
+
+    n = min(len(loader.dataset), batch_size)
+    return DataLoader(Subset(loader.dataset, range(n)), batch_size=n, shuffle=False)
+
+
+def _want_tensorboard(loaded: LoadedSpec, options: ProbeOptions) -> bool:
+    """Whether to write TensorBoard events; asking without the package is a user error (exit 2)."""
+    if not (options.tensorboard or loaded.spec.probe.tensorboard):
+        return False
+    from trainlint.report.tensorboard import INSTALL_HINT, available
+
+    if available():
+        return True
+    message = f"TensorBoard export needs the optional `tensorboard` package, not installed here; {INSTALL_HINT}"
+    if options.tensorboard:
+        raise SpecError(message, field="--tensorboard")
+    raise as_spec_error(loaded, ComponentError(message, "probe.tensorboard", "true (with the package), false"))
 
 
 def check_rules(loaded: LoadedSpec, options: ProbeOptions) -> tuple[list[str], list[str]]:

@@ -16,7 +16,7 @@ FIRES = [
     ("growth_1000x", grad_run(GROWING)),
     ("growth_just_above", grad_run([1.0] * 50 + [101.0] * 50)),
     ("spike", grad_run(SPIKE)),
-    ("spike_just_above", grad_run([50.0] * 60 + [1001.0] + [50.0] * 39)),
+    ("spike_just_above", grad_run([20.0] * 60 + [1001.0] + [20.0] * 39)),  # 50.05x
     ("overflow_with_finite_loss", grad_run([1.0] * 20 + [math.inf] + [1.0] * 9)),
     ("explodes_within_8_steps", grad_run([1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7])),
     ("clip_already_set", grad_run(GROWING, clip=1.0)),
@@ -28,7 +28,8 @@ QUIET = [
     ("large_but_steady", grad_run([5000.0] * 100)),  # MSE on unscaled targets: big, not exploding
     ("large_noisy_start", grad_run([8000.0, 1000.0, 1200.0, 900.0, 1100.0] + [800.0] * 95)),
     ("spike_below_max_norm", grad_run([1.0] * 60 + [900.0] + [1.0] * 39)),
-    ("spike_just_below_factor", grad_run([60.0] * 60 + [1190.0] + [60.0] * 39)),  # 19.8x
+    ("spike_just_below_factor", grad_run([30.0] * 60 + [1490.0] + [30.0] * 39)),  # 49.7x
+    ("diabetes_like_noisy_spike", grad_run([1200.0] * 30 + [13000.0] + [800.0] * 69)),  # 10.8x
     ("decreasing", grad_run([100.0 / (1 + i) for i in range(100)])),
     ("nan_loss_everywhere", grad_run([math.nan] * 10, losses=[math.nan] * 10)),
     ("inf_grad_with_nan_loss", grad_run([1.0] * 9 + [math.inf], losses=[1.0] * 9 + [math.nan])),
@@ -86,3 +87,9 @@ def test_threshold_override():
     found, _ = evaluate(grad_run(SPIKE), rules=[exploding_gradients],
                         thresholds={"exploding-gradients": {"max_grad_norm": 5000.0}})
     assert found == []
+
+
+def test_clip_capped_at_max_grad_norm_when_huge_from_the_start():
+    (f,) = findings(grad_run([1e5, 2e5, 1e9, 1e10, 1e11]))
+    assert (f.fixes[0].config_key, f.fixes[0].value) == ("probe.clip_grad_norm", 1000.0)
+    assert "already huge" in f.fixes[0].text

@@ -23,6 +23,7 @@ QUIET = [
     ("too_shallow", layer_run([1e-6] * 5, types=TWO_LAYERS)),
     ("median_above", layer_run([1e-6, 1e-6, 0.5, 0.5, 0.5])),
     ("zero_grads_skipped", layer_run([0.0] * 5)),  # never-grad layers are TL405's
+    ("mostly_zero_grads", layer_run([1e-5] * 3 + [0.0] * 4)),  # units died: a cut path, TL403's
 ]
 
 

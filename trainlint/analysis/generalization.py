@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainlint.probe.record import EvalSeries
+from trainlint.probe.record import EvalSeries, LayerSeries
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,8 @@ class ValidationTurn:
         metric_gain: relative improvement of the validation metric over the same evaluations
             (positive = better, whatever the metric's direction).
         evals_after: evaluations after the minimum.
+        metric_gap: at the end, how much better the train-subset metric is than the validation
+            metric, relative to the train metric (accuracy) or to the validation error (MAE).
     """
 
     best: int
@@ -28,6 +30,7 @@ class ValidationTurn:
     train_drop: float
     metric_gain: float
     evals_after: int
+    metric_gap: float
 
 
 def _relative(new: float, old: float) -> float:
@@ -52,8 +55,22 @@ def validation_turn(e: EvalSeries, end_evals: int = 2) -> ValidationTurn | None:
         end = metric[-k:].max() if e.higher_is_better else metric[-k:].min()
         gain = _relative(float(end), float(metric[best]))
         gain = gain if e.higher_is_better else -gain
+    gap = metric_gap(e.train_metric[-1], e.val_metric[-1], e.higher_is_better) if e.train_metric and e.val_metric \
+        else math.nan
     return ValidationTurn(best, _relative(val_end, float(val[best])), -_relative(train_end, float(train[best])),
-                          gain, len(val) - best - 1)
+                          gain, len(val) - best - 1, gap)
+
+
+def metric_gap(train: float, val: float, higher_is_better: bool) -> float:
+    """How much better the train metric is than the validation metric, relatively (0 = no gap).
+
+    Accuracy: (train - val) / train; error metrics (MAE): (val - train) / val. NaN when undefined.
+    """
+    if not (math.isfinite(train) and math.isfinite(val)):
+        return math.nan
+    if higher_is_better:
+        return (train - val) / abs(train) if train else math.nan
+    return (val - train) / abs(val) if val else math.nan
 
 
 def progress_over_chance(metric: float, chance: float, higher_is_better: bool) -> float:
@@ -67,3 +84,15 @@ def progress_over_chance(metric: float, chance: float, higher_is_better: bool) -
     if higher_is_better:
         return (metric - chance) / (1 - chance) if chance < 1 else math.nan
     return (chance - metric) / chance if chance > 0 else math.nan
+
+
+def median_update_ratio(ratios: LayerSeries, last_fraction: float = 0.5) -> float:
+    """Median over layers and the last `last_fraction` of samples of the update ratio ‖Δw‖/‖w‖.
+
+    Zero ratios (a layer that did not move: frozen, unused or a zero LR) are left out; NaN when
+    nothing was recorded.
+    """
+    rows = ratios.values[int(len(ratios.values) * (1 - last_fraction)):]
+    values = np.asarray([v for row in rows for v in row], float)
+    values = values[np.isfinite(values) & (values > 0)]
+    return float(np.median(values)) if len(values) else math.nan

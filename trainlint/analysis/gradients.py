@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,23 +17,54 @@ _NOT_COMPARABLE = ("Embedding", "EmbeddingBag", "BatchNorm", "LayerNorm", "Group
                    "InstanceNorm", "RMSNorm", "LocalResponseNorm")
 
 
-def edge_windows(values: Sequence[float], fraction: float = 0.1, min_len: int = 5
-                 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """The first and last `fraction` of the finite values (≥ `min_len` each), or None when too short."""
-    arr = finite(values)
-    if len(arr) < 2 * min_len:
+@dataclass(frozen=True)
+class NormProfile:
+    """The shape of a global gradient-norm series (finite values only).
+
+    Attributes:
+        early: median of the first window (the scale the setup starts training at).
+        late: median of the last window; NaN when the series is too short for two windows.
+        peak: the largest norm, at index `peak_index` of the series.
+        window: steps per window.
+    """
+
+    early: float
+    late: float
+    peak: float
+    peak_index: int
+    window: int
+
+    @property
+    def growth(self) -> float:
+        return self.late / self.early if self.early > 0 else math.nan
+
+    @property
+    def spike(self) -> float:
+        return self.peak / self.early if self.early > 0 else math.inf
+
+
+def norm_profile(norms: Sequence[float], fraction: float = 0.1, min_len: int = 5) -> NormProfile | None:
+    """Early/late medians and the peak of `norms`; None when no value is finite.
+
+    The early window is at least `min_len` values even in a short run (one that stopped on a
+    NaN), so a norm that explodes within a few steps is still compared with its start.
+    """
+    arr = np.asarray(norms, dtype=float)
+    ok = np.isfinite(arr)
+    if not ok.any():
         return None
-    k = max(min_len, int(len(arr) * fraction))
-    return arr[:k], arr[-k:]
+    values = arr[ok]
+    k = max(min_len, int(len(values) * fraction))
+    late = float(np.median(values[-k:])) if len(values) >= 2 * k else math.nan
+    peak_index = int(np.argmax(np.where(ok, arr, -np.inf)))
+    return NormProfile(float(np.median(values[:k])), late, float(arr[peak_index]), peak_index, k)
 
 
-def growth_factor(values: Sequence[float], fraction: float = 0.1, min_len: int = 5) -> float:
-    """Median of the last window over the median of the first; NaN when undecidable."""
-    windows = edge_windows(values, fraction, min_len)
-    if windows is None:
-        return math.nan
-    first, last = (float(np.median(w)) for w in windows)
-    return last / first if first > 0 else math.nan
+def runaway_index(norms: Sequence[float], limit: float) -> int:
+    """Index of the first norm that is non-finite or ≥ `limit` (the series' length when none)."""
+    arr = np.asarray(norms, dtype=float)
+    hits = np.flatnonzero(~np.isfinite(arr) | (arr >= limit))
+    return int(hits[0]) if len(hits) else len(arr)
 
 
 def round_sig(value: float, digits: int = 2) -> float:

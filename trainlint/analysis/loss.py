@@ -41,11 +41,30 @@ def rolling_medians(values: np.ndarray, width: int) -> np.ndarray:
     return np.median(windows, axis=1)
 
 
+def start_level(loss: np.ndarray, head: int = 5) -> float:
+    """The loss the run started from: the first loss, or the median of the first `head` if lower.
+
+    Why the minimum: the median alone absorbs a blow-up in the first steps (2.3, 186, 113, ...
+    has median 113) and would make a run that ends back at 2.3 look like it made progress.
+    """
+    return float(min(loss[0], np.median(loss[:head])))
+
+
+def jump_index(values: Sequence[float], factor: float = 3.0, head: int = 5) -> int | None:
+    """First step whose loss is non-finite or above `factor` × the start level: a blow-up."""
+    loss = np.asarray(values, dtype=float)
+    if len(loss) == 0 or not math.isfinite(loss[0]):
+        return 0 if len(loss) else None
+    level = start_level(finite_prefix(values), head)
+    bad = np.nonzero(~np.isfinite(loss) | (loss > factor * level))[0] if level > 0 else []
+    return int(bad[0]) if len(bad) else None
+
+
 @dataclass
 class Progress:
     """How far the loss came down: typical loss at the start and at the end of the run."""
 
-    initial: float  # median of the first `head` losses
+    initial: float  # the first loss, or the median of the first `head` if lower (see `start_level`)
     final: float  # median of the last window
     best: float  # lowest window median anywhere in the run
     relative_drop: float  # (initial - final) / |initial|
@@ -58,7 +77,7 @@ def progress(values: Sequence[float], head: int = 5, tail_fraction: float = 0.1,
     w = window_len(len(loss), tail_fraction, min_tail)
     if len(loss) < head + w:
         return None
-    initial = float(np.median(loss[:head]))
+    initial = start_level(loss, head)
     final = float(np.median(loss[-w:]))
     best = float(rolling_medians(loss, w).min())
     drop = (initial - final) / abs(initial) if abs(initial) > 1e-12 else math.nan
@@ -67,15 +86,17 @@ def progress(values: Sequence[float], head: int = 5, tail_fraction: float = 0.1,
 
 @dataclass
 class Oscillation:
-    """Size of the step-to-step swings of the loss in the second half of the run."""
+    """How widely the loss swings in the second half of the run, and how often above its start."""
 
-    relative_swing: float  # median |loss[i+1] - loss[i]| / median loss
-    level: float  # median loss over the second half
+    relative_spread: float  # (90th - 10th percentile) / median of the second half
+    above_start: float  # share of second-half losses above the initial level
+    level: float  # median of the second half
     low: float  # 10th percentile of the second half
     high: float  # 90th percentile of the second half
+    initial: float  # see `start_level`
 
 
-def oscillation(values: Sequence[float], min_points: int = 20) -> Oscillation | None:
+def oscillation(values: Sequence[float], head: int = 5, min_points: int = 20) -> Oscillation | None:
     """Swings of the second half of the finite loss curve; None when too short or not positive."""
     loss = finite_prefix(values)
     half = loss[len(loss) // 2:]
@@ -84,9 +105,10 @@ def oscillation(values: Sequence[float], min_points: int = 20) -> Oscillation | 
     level = float(np.median(half))
     if level <= 1e-12:
         return None
-    swing = float(np.median(np.abs(np.diff(half)))) / level
+    initial = start_level(loss, head)
     low, high = (float(v) for v in np.percentile(half, [10, 90]))
-    return Oscillation(swing, level, low, high)
+    above = float(np.mean(half > initial))
+    return Oscillation((high - low) / level, above, level, low, high, initial)
 
 
 def metric_gain(evals: EvalSeries) -> float | None:
@@ -112,7 +134,14 @@ class Divergence:
     best_index: int  # index of the last point of that window
     final: float  # median of the last window
     ratio: float  # final / best
-    initial: float  # median of the first window
+    initial: float  # start level (see `start_level`)
+
+    @property
+    def progress_lost(self) -> float:
+        """Share of the way down from the start to the best level that the climb undid
+        (inf when the loss never got below its start: any climb is a loss of ground)."""
+        gained = self.initial - self.best
+        return (self.final - self.best) / gained if gained > 0 else math.inf
 
 
 def divergence(values: Sequence[float], window_fraction: float = 0.1, min_window: int = 5) -> Divergence | None:
@@ -126,4 +155,21 @@ def divergence(values: Sequence[float], window_fraction: float = 0.1, min_window
     best, final = float(med[i]), float(med[-1])
     if best <= 1e-12:
         return None
-    return Divergence(best, i + w - 1, final, final / best, float(med[0]))
+    return Divergence(best, i + w - 1, final, final / best, start_level(loss))
+
+
+def metric_bounce(evals: EvalSeries) -> float | None:
+    """The non-monotone part of the validation metric, on the chance-to-perfect scale.
+
+    (max - min) - |last - first| of the metric, divided by 1 - chance (accuracy) or by chance
+    (MAE): 0 when the metric moved one way only (learning, or stuck), large when it went up and
+    came back down. None when fewer than 3 evaluations or no chance level.
+    """
+    values = [v for v in evals.val_metric if math.isfinite(v)]
+    chance = evals.chance_metric
+    if len(values) < 3 or chance is None or not math.isfinite(chance):
+        return None
+    scale = (1.0 - chance) if evals.higher_is_better else chance
+    if scale <= 0:
+        return None
+    return (max(values) - min(values) - abs(values[-1] - values[0])) / scale

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from trainlint.analysis.loss import jump_index
 from trainlint.probe.record import RunRecord
 
 TARGET_UPDATE_RATIO = 1e-3  # CS231n: updates around 1e-3 of the weights' scale
@@ -25,33 +26,61 @@ def round_sig(x: float, digits: int = 1) -> float:
     return float(f"{x:.{digits - 1}e}")
 
 
-def layer_update_ratios(run: RunRecord, before_step: int | None = None) -> dict[str, float]:
-    """Per layer, the median update ratio rescaled to the configured LR.
+def _rescaled(run: RunRecord, before_step: int | None, skip_first: bool = False) -> np.ndarray | None:
+    """Sampled update ratios (rows: samples, columns: layers) rescaled to the configured LR.
 
-    Samples at or after `before_step`, non-finite samples, samples taken while the applied LR was
-    zero, and layers that never moved (frozen or unused: another rule's business) are left out.
+    Samples at or after `before_step` and samples taken while the applied LR was zero are left
+    out; non-finite ratios and zeros (a layer that did not move) become NaN. With `skip_first`,
+    the step-0 sample is dropped unless it is the only one.
     """
     ur, lrs = run.update_ratio, run.lr_series
-    out: dict[str, float] = {}
     if not ur.names or run.lr <= 0:
-        return out
-    rows, scales = [], []
+        return None
+    kept, rows, scales = [], [], []
     for step, row in zip(ur.steps, ur.values, strict=True):
-        if before_step is not None and step >= before_step:
-            continue
         applied = lrs[step] if step < len(lrs) else math.nan
-        if math.isfinite(applied) and applied > 0:
+        if (before_step is None or step < before_step) and math.isfinite(applied) and applied > 0:
+            kept.append(step)
             rows.append(row)
             scales.append(run.lr / applied)
     if not rows:
-        return out
+        return None
+    if skip_first and len(rows) > 1 and kept[0] == 0:
+        rows, scales = rows[1:], scales[1:]
     ratios = np.asarray(rows, dtype=float) * np.asarray(scales)[:, None]
-    for j, name in enumerate(ur.names):
-        col = ratios[:, j]
-        col = col[np.isfinite(col) & (col > 0)]
+    return np.where(np.isfinite(ratios) & (ratios > 0), ratios, np.nan)
+
+
+def layer_update_ratios(run: RunRecord, before_step: int | None = None) -> dict[str, float]:
+    """Per layer, the median update ratio rescaled to the configured LR, over the samples
+    before `before_step`; layers that never moved (frozen or unused: another rule's business)
+    are left out.
+
+    Why the first step is skipped (unless it is all there is): an adaptive optimizer's first
+    update is a sign step (Adam) or larger still (RMSprop), several times its later updates.
+    """
+    ratios = _rescaled(run, before_step, skip_first=True)
+    if ratios is None:
+        return {}
+    out = {}
+    for j, name in enumerate(run.update_ratio.names):
+        col = ratios[:, j][np.isfinite(ratios[:, j])]
         if len(col):
             out[name] = float(np.median(col))
     return out
+
+
+def peak_update_ratio(run: RunRecord) -> float:
+    """The largest rescaled update ratio of any layer at any sampled step (the first included).
+
+    Why the largest: an LR is too low only if every layer moved little at every step. After a
+    blow-up the weights are huge and later ratios tiny; with vanishing gradients the first
+    layers' ratios are tiny while the last layer's are normal: neither is a low LR.
+    """
+    ratios = _rescaled(run, None)
+    if ratios is None or not np.isfinite(ratios).any():
+        return math.nan
+    return float(np.nanmax(ratios))
 
 
 def median_update_ratio(per_layer: dict[str, float]) -> float:
@@ -113,3 +142,18 @@ def stretched_schedule_args(scheduler_class: str | None, lr_series: Sequence[flo
             gamma = float(np.median(factors)) ** (1.0 / stretch)
             return {"gamma": float(f"{gamma:.4g}")}
     return {}
+
+
+def typical_update_ratio(run: RunRecord, before_step: int | None = None) -> float:
+    """Median over layers of `layer_update_ratios`; NaN when nothing usable was recorded."""
+    return median_update_ratio(layer_update_ratios(run, before_step))
+
+
+def blow_up_cut(train_loss: Sequence[float], fallback: int | None = None) -> int | None:
+    """The step before which update ratios still describe the LR: the loss's first blow-up
+    (see `jump_index`), never before step 1 so the first sample always counts; else `fallback`.
+
+    Why: once the loss blows up the weights grow huge, and later ratios shrink with them.
+    """
+    jump = jump_index(train_loss)
+    return max(1, jump) if jump is not None else fallback

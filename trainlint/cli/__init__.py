@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from trainlint.cli.check import check_command
+from trainlint.cli.compare import compare_losses_command, compare_optimizers_command
+from trainlint.cli.init import init_command
+from trainlint.cli.lr_find import lr_find_command
 from trainlint.cli.probe import probe_command
 from trainlint.cli.rules import explain_command, rules_command
 
@@ -15,8 +19,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("probe")(probe_command)
+app.command("check")(check_command)
+app.command("init")(init_command)
 app.command("rules")(rules_command)
 app.command("explain")(explain_command)
+app.command("lr-find")(lr_find_command)
+app.command("compare-losses")(compare_losses_command)
+app.command("compare-optimizers")(compare_optimizers_command)
 
 
 def _version(value: bool) -> None:

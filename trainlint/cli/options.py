@@ -12,6 +12,9 @@ import typer
 class OutputFormat(str, Enum):
     text = "text"
     json = "json"
+    markdown = "markdown"
+    github = "github"
+    junit = "junit"
 
 
 class FailOn(str, Enum):
@@ -26,13 +29,18 @@ Out = Annotated[Path | None, typer.Option("--out", help="Output folder [default:
 Steps = Annotated[int | None, typer.Option("--steps", min=1, help="Override probe.steps.")]
 Device = Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda | cuda:N (overrides `device`).")]
 Seed = Annotated[int | None, typer.Option("--seed", min=0, help="Override `seed`.")]
-Format = Annotated[OutputFormat, typer.Option("--format", help="What to print on stdout.")]
+Format = Annotated[OutputFormat, typer.Option(
+    "--format", help="What to print on stdout: text (terminal), json (report.json), markdown (report.md, "
+    "for a CI job summary), github (Actions annotations), junit (XML). Files in --out are always written.")]
 FailOnOpt = Annotated[FailOn, typer.Option("--fail-on", help="Lowest severity that makes the exit status 1.")]
 Set = Annotated[list[str] | None, typer.Option("--set", help="Override a spec field: key.path=value (repeatable).")]
 Select = Annotated[list[str] | None, typer.Option("--select", help="Only these rules: codes, names or prefixes.")]
 Ignore = Annotated[list[str] | None, typer.Option("--ignore", help="Skip these rules: codes, names or prefixes.")]
 NoPlots = Annotated[bool, typer.Option("--no-plots", help="Do not draw the PNG plots.")]
 Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Only the list of findings.")]
+TensorBoard = Annotated[bool, typer.Option(
+    "--tensorboard", help="Also write the recorded scalars as TensorBoard events to --out/tensorboard "
+    "(needs `pip install 'trainlint[tensorboard]'`).")]
 Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="Evidence and every fix.")]
 
 

@@ -1,10 +1,12 @@
-"""Console, progress bar and exit status shared by the commands."""
+"""Console, progress bar, output formats and exit status shared by the commands."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import typer
 from rich.console import Console
 
 from trainlint.report.model import Report
@@ -23,20 +25,43 @@ def exit_code(report: Report, fail_on: str) -> int:
     return int(any(f.severity.rank >= threshold for f in report.findings))
 
 
+def wants_progress(quiet: bool) -> bool:
+    """A progress bar only for a person watching: stderr is a terminal and not `-q`."""
+    return not quiet and sys.stderr.isatty()
+
+
 @contextmanager
 def progress_bar(enabled: bool, label: str) -> Iterator[object]:
-    """A rich progress bar fed by the probe's flush callback (None when disabled)."""
+    """A rich progress bar (on stderr) fed by the probe's flush callback; None when disabled."""
     if not enabled:
         yield None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn(f"probing {label}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn())
+               TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]}"),
+               TimeElapsedColumn())
     with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
-        task = bar.add_task("probe", total=None, loss="–")
+        task = bar.add_task("probe", total=None, loss="–", rate="")
 
         def update(done: int, total: int, loss: float) -> None:
-            bar.update(task, completed=done, total=total, loss=f"{loss:.4g}")
+            speed = bar.tasks[task].speed
+            rate = f"{speed:.1f} steps/s" if speed else ""
+            bar.update(task, completed=done, total=total, loss=f"{loss:.4g}", rate=rate)
 
         yield update
+
+
+def emit(outcome, fmt: str, fail_on: str, verbose: bool = False, quiet: bool = False) -> int:
+    """Print the outcome in `fmt` on stdout (warnings on stderr); return the exit status."""
+    for warning in outcome.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if fmt == "text":
+        from trainlint.report.text import render_text
+
+        render_text(outcome.report, console(), verbose=verbose, quiet=quiet, out_dir=str(outcome.out_dir))
+    else:
+        from trainlint.report.writers import render
+
+        typer.echo(render(fmt, outcome.report, fail_on), nl=False)
+    return exit_code(outcome.report, fail_on)

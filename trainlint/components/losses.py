@@ -55,7 +55,18 @@ def build_loss(name: str | None, target: str | None, args: dict[str, Any], spec_
     cls = lookup(name or "")
     if cls is None:
         raise ComponentError(f"unknown loss `{name}`", "loss.name", ", ".join(names()))
-    return _construct(cls, args, "loss.args")
+    return _construct(cls, _tensor_args(args), "loss.args")
+
+
+# torch losses take these as tensors; a YAML spec can only write lists.
+TENSOR_ARGS = ("weight", "pos_weight")
+
+
+def _tensor_args(args: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    return {k: torch.tensor(v, dtype=torch.float32) if k in TENSOR_ARGS and isinstance(v, list) else v
+            for k, v in args.items()}
 
 
 def _construct(factory: Callable, args: dict[str, Any], field: str) -> Callable:

@@ -57,6 +57,13 @@ class Metrics(BaseModel):
     peak_rss_mb: float | None = None
 
 
+class RuleRef(BaseModel):
+    """A rule by identity (code and name)."""
+
+    code: str
+    rule: str
+
+
 class Report(BaseModel):
     schema_version: int = SCHEMA_VERSION
     trainlint_version: str = __version__
@@ -68,6 +75,10 @@ class Report(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     not_evaluated: list[NotEvaluated] = Field(default_factory=list)
     artifacts: list[str] = Field(default_factory=list)
+    command: str = Field("probe", description="The command that made it: probe | check.")
+    rules_evaluated: list[RuleRef] = Field(
+        default_factory=list, description="Every rule that ran (with or without findings), in catalog order."
+    )
 
 
 def _finite(value: float | None) -> float | None:

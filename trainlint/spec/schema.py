@@ -68,6 +68,9 @@ class ProbeSpec(_Strict):
     stats_every: int = Field(
         10, ge=1, description="Cadence of per-layer update-ratio and activation sampling, in steps."
     )
+    tensorboard: bool = Field(
+        False, description="Also write the recorded scalars as TensorBoard events under `--out/tensorboard`."
+    )
 
 
 class RulesSpec(_Strict):

@@ -6,7 +6,6 @@ import contextlib
 import math
 import time
 import warnings
-from collections import Counter
 
 import torch
 from torch.utils.data import DataLoader
@@ -69,6 +68,8 @@ def scan_data(bundle: DataBundle) -> DataFacts:
 
 def _target_facts(facts: DataFacts, y: torch.Tensor, task: str) -> None:
     """Range, whole-numberness, distinct values and (for classification) class counts of targets."""
+    # Float targets are labels only one per sample (a multi-label 0/1 matrix is not a class count).
+    countable = not torch.is_floating_point(y) or y[0].numel() == 1
     if torch.is_floating_point(y):
         finite = torch.isfinite(y)
         facts.n_nonfinite_targets = int((~finite).sum())
@@ -77,10 +78,11 @@ def _target_facts(facts: DataFacts, y: torch.Tensor, task: str) -> None:
         return
     facts.target_min, facts.target_max = float(y.min()), float(y.max())
     facts.target_is_integer_valued = not torch.is_floating_point(y) or bool((y == y.round()).all())
-    facts.n_target_values = int(torch.unique(y.reshape(-1)).numel())
-    if task in ("multiclass", "binary") and facts.target_is_integer_valued and facts.n_target_values <= 1000:
-        counts = Counter(int(v) for v in y.reshape(-1).tolist())
-        facts.class_counts = dict(sorted(counts.items()))
+    values, counts = torch.unique(y.reshape(-1), return_counts=True)
+    facts.n_target_values = int(values.numel())
+    if task in ("multiclass", "binary") and countable and facts.target_is_integer_valued \
+            and facts.n_target_values <= 1000:
+        facts.class_counts = {int(v): int(n) for v, n in zip(values.tolist(), counts.tolist(), strict=True)}
 
 
 def _sample(dataset) -> tuple[torch.Tensor | None, torch.Tensor | None]:

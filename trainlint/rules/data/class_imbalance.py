@@ -53,12 +53,11 @@ def class_imbalance(run: RunRecord, t: ClassImbalanceThresholds) -> Iterator[Fin
         n_cls = max(max(counts) + 1, run.num_outputs or 0)
         weights = [round(total / (len(counts) * counts[c]), 3) if counts.get(c) else 0.0 for c in range(n_cls)]
         fixes.append(Fix(f"weight the loss by inverse class frequency: loss.args.weight = {weights} "
-                         "(a tensor of one weight per class)", config_key="loss.args.weight", value=weights,
-                         applicable=False))
+                         "(one weight per class)", config_key="loss.args.weight", value=weights))
     elif run.loss_class == "BCEWithLogitsLoss" and set(counts) == {0, 1}:
         pos_weight = round(counts[0] / counts[1], 3)
         fixes.append(Fix(f"weight positives by negatives/positives: loss.args.pos_weight = [{pos_weight}]",
-                         config_key="loss.args.pos_weight", value=[pos_weight], applicable=False))
+                         config_key="loss.args.pos_weight", value=[pos_weight]))
     fixes += [Fix("or resample the training set with torch.utils.data.WeightedRandomSampler "
                   "(sample weight 1/count of its class)"),
               Fix("judge the model on balanced accuracy or per-class recall, not plain accuracy")]

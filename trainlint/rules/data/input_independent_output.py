@@ -16,7 +16,20 @@ class InputIndependentOutputThresholds(Thresholds):
         1e-3, gt=0, description="Between-sample output spread / output scale below which the output is "
                                 "taken as constant. Healthy models measure ≥ 0.035 at step 0 (a ResNet whose "
                                 "global pooling evens out outputs) and ≥ 0.29 at evaluations; a model that "
-                                "ignores its input measures ~1e-7.")
+                                "ignores its input measures ~1e-7. For regression it is scaled by the targets' "
+                                "relative range (max - min) / max|y| when that is below 1.")
+
+
+def _target_spread(run: RunRecord) -> float:
+    """Relative range of regression targets, (max - min) / max |y|, capped at 1 (1 for classification).
+
+    Why: a good regressor of targets like 300 ± 1 (kelvins) varies by ~0.3 % of its output scale;
+    the limit shrinks with the targets' own relative spread so that is not taken as constant.
+    """
+    lo, hi = run.data.target_min, run.data.target_max
+    if run.task != "regression" or lo is None or hi is None or max(abs(lo), abs(hi)) == 0:
+        return 1.0
+    return min(1.0, (hi - lo) / max(abs(lo), abs(hi)))
 
 
 @rule(code="TL106", name="input-independent-output", severity=Severity.ERROR, stage=Stage.FIRST_BATCH,
@@ -27,7 +40,11 @@ def input_independent_output(run: RunRecord, t: InputIndependentOutputThresholds
     ## What it checks
     Output sensitivity: the spread of the outputs across the samples of a batch relative to
     their scale, on the first training batch and on the validation batch of each evaluation.
-    The final evaluation decides when there is one; the first batch alone otherwise (a warning).
+    The final evaluation decides when there is one; the first batch alone otherwise. An output
+    that never depended on the input is an error; one that stopped depending on it during
+    training (units killed by too large updates), or judged on the first batch only, a warning.
+    For regression the limit shrinks with the targets' own relative range (targets 300 ± 1
+    call for outputs that vary by well under 1 %).
     ## Why it matters
     A model whose output does not depend on its input can at best learn the average target:
     the loss falls to the "predict the prior" level and stops. Typical causes: a reduction over
@@ -46,33 +63,35 @@ def input_independent_output(run: RunRecord, t: InputIndependentOutputThresholds
         return  # fewer than two samples, or no tensor output
     evals = [(s, v) for s, v in zip(run.evals.steps, run.evals.output_sensitivity, strict=False)
              if math.isfinite(v)]
-    evidence = {"first_batch_sensitivity": first, "min_sensitivity": t.min_sensitivity}
+    limit = t.min_sensitivity * _target_spread(run)
+    evidence = {"first_batch_sensitivity": first, "min_sensitivity": t.min_sensitivity, "effective_limit": limit}
     fixes = [Fix("check forward for reductions over the batch dimension (mean/sum/softmax over dim 0) and "
                  "for inputs that are overwritten, detached or multiplied by zero"),
              Fix("check that every output is computed from the input tensor `x`")]
     if evals:
         step, last = evals[-1]
         evidence |= {"final_sensitivity": last, "final_step": step}
-        if last >= t.min_sensitivity:
+        if last >= limit:
             return
-        if first >= t.min_sensitivity:
-            drop = next(s for s, v in evals if v < t.min_sensitivity)
+        if first >= limit:
+            drop = next(s for s, v in evals if v < limit)
             yield Finding(
                 message=f"the output stopped depending on the input during training: sensitivity fell from "
-                        f"{first:.3g} at step 0 to {last:.2g} at step {step} (< {t.min_sensitivity:g})",
+                        f"{first:.3g} at step 0 to {last:.2g} at step {step} (< {limit:.2g})",
                 evidence=evidence | {"collapse_step": drop}, step=drop, config_key="optimizer.lr",
-                fixes=[Fix("lower optimizer.lr 3-10x: a collapse during training usually means dead units "
-                           f"after too large updates (LR {run.lr:g})", config_key="optimizer.lr",
+                severity=Severity.WARNING,  # a consequence: the LR/dead-unit rules name the cause
+                fixes=[Fix(f"lower optimizer.lr 10x, from {run.lr:g} to {run.lr / 10:.3g}: a collapse during "
+                           "training usually means units killed by too large updates", config_key="optimizer.lr",
                            value=float(f"{run.lr / 10:.3g}") if run.lr > 0 else None), *fixes])
             return
         yield Finding(
             message=f"the output does not depend on the input: sensitivity {first:.2g} at step 0 and "
-                    f"{last:.2g} at step {step} (< {t.min_sensitivity:g})",
+                    f"{last:.2g} at step {step} (< {limit:.2g})",
             evidence=evidence, step=0, fixes=fixes, config_key="model")
         return
-    if first >= t.min_sensitivity or (fb.output_min == 0.0 and fb.output_max == 0.0):
+    if first >= limit or (fb.output_min == 0.0 and fb.output_max == 0.0):
         return  # varies, or an all-zero (zero-initialised) output that training may still fix
     yield Finding(
         message=f"the output does not depend on the input at step 0: sensitivity {first:.2g} "
-                f"(< {t.min_sensitivity:g}) across {fb.input_shape[0] if fb.input_shape else '?'} samples",
+                f"(< {limit:.2g}) across {fb.input_shape[0] if fb.input_shape else '?'} samples",
         evidence=evidence, step=0, fixes=fixes, config_key="model", severity=Severity.WARNING)

@@ -42,7 +42,7 @@ def non_finite_inputs(run: RunRecord, t: NonFiniteInputsThresholds) -> Iterator[
     bad = {k: v for k, v in found.items() if v[0] > 0 and v[1] > t.max_nonfinite_fraction}
     if not bad:
         return
-    what = " and ".join(f"{n} non-finite {k} values ({frac:.2%})" for k, (n, frac) in bad.items())
+    what = " and ".join(f"{n} non-finite {k[:-1]} values ({frac:.2%})" for k, (n, frac) in bad.items())
     fixes = []
     if "inputs" in bad:
         fixes.append(Fix("drop the rows with NaN/Inf features, or impute them (e.g. the train mean of the "

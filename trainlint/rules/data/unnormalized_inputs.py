@@ -64,7 +64,7 @@ def unnormalized_inputs(run: RunRecord, t: UnnormalizedInputsThresholds) -> Iter
         crossed = {"max_scale_spread": t.max_scale_spread}
     else:
         return
-    fixes = [Fix("standardise the features with train-split mean/std", config_key="dataset.args.standardize",
+    fixes = [Fix("set dataset.args.standardize: true (train-split mean/std)", config_key="dataset.args.standardize",
                  value=True)] if d.is_builtin else [
         Fix(f"standardise each {unit} with train-split statistics, x = (x - mean) / std "
             "(sklearn StandardScaler; torchvision Normalize per channel for images)")]

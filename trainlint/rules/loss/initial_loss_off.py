@@ -58,8 +58,8 @@ def initial_loss_off(run: RunRecord, t: InitialLossOffThresholds) -> Iterator[Fi
             fix = Fix(fix.text, config_key="dataset.args.standardize", value=True)
         fixes.append(fix)
     elif run.model.is_builtin:
-        fixes.append(Fix("use the default initialisation instead of a large one", config_key="model.args.init",
-                         value="default"))
+        fixes.append(Fix("set model.args.init: default (PyTorch's fan-in scaled init) instead of a large one",
+                         config_key="model.args.init", value="default"))
     fixes.append(Fix(f"scale the final layer's initial weights down about {ratio:.0f}x (or zero them, with the "
                      "bias at the target mean / class prior) so the first outputs are near-uniform"))
     if run.task == "regression":

@@ -8,16 +8,28 @@ from collections.abc import Iterator
 from pydantic import Field
 
 from trainlint.analysis.loss import divergence
-from trainlint.analysis.lr import clip_value, layer_update_ratios, lr_for_ratio, median_update_ratio, round_sig
+from trainlint.analysis.lr import (
+    blow_up_cut,
+    clip_value,
+    lr_for_ratio,
+    round_sig,
+    typical_update_ratio,
+)
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
 
 class LossDivergingThresholds(Thresholds):
     min_ratio: float = Field(
-        2.0, gt=1.0,
+        1.5, gt=1.0,
         description="Final over best window median of the loss that counts as diverging (Lightning's "
-                    "lr_find stops at 4x its best smoothed loss; healthy probes ended within 1.3x).")
+                    "lr_find stops at 4x its best smoothed loss; healthy probes ended within 1.26x, "
+                    "SGD+momentum at 10x its LR at 1.97x).")
+    min_progress_lost: float = Field(
+        0.25, gt=0,
+        description="...and the climb undid at least this share of the progress from the start to the "
+                    "best level (healthy probes: under 0.03; guards losses near zero, where a small "
+                    "absolute wobble is a large ratio).")
     window_fraction: float = Field(
         0.1, gt=0, le=0.5, description="Window of the medians, as a fraction of the steps run.")
     min_window: int = Field(5, ge=3, description="Shortest window, in steps.")
@@ -31,7 +43,8 @@ def loss_diverging(run: RunRecord, t: LossDivergingThresholds) -> Iterator[Findi
 
     ## What it checks
     The median minibatch loss over sliding windows (`window_fraction` of the run): the last
-    window's median against the lowest one. At `min_ratio` or more, the loss is diverging.
+    window's median against the lowest one. At `min_ratio` or more, and when the climb undid at
+    least `min_progress_lost` of the way down from the start, the loss is diverging.
     ## Why it matters
     A loss that climbs after falling means updates overshoot: the LR is too high for this model
     (or grows too high under a schedule), or gradients blow up. Longer training makes it worse.
@@ -47,8 +60,11 @@ def loss_diverging(run: RunRecord, t: LossDivergingThresholds) -> Iterator[Findi
     d = divergence(run.train_loss, t.window_fraction, t.min_window)
     if d is None or d.ratio < t.min_ratio:
         return
+    lost = d.progress_lost
+    if lost < t.min_progress_lost:
+        return
     best_step = run.steps[d.best_index] if d.best_index < len(run.steps) else d.best_index
-    ratio = median_update_ratio(layer_update_ratios(run))
+    ratio = typical_update_ratio(run, before_step=blow_up_cut(run.train_loss, best_step + 1))
     new_lr = lr_for_ratio(run.lr, ratio) if math.isfinite(ratio) and ratio > 0 else math.nan
     if not math.isfinite(new_lr) or new_lr > run.lr / d.ratio:
         new_lr = round_sig(run.lr / d.ratio)  # at least by the factor the loss grew
@@ -62,5 +78,6 @@ def loss_diverging(run: RunRecord, t: LossDivergingThresholds) -> Iterator[Findi
         message=f"train loss climbed to {d.final:.4g}, {d.ratio:.1f}x its best level {d.best:.4g} "
                 f"(reached at step {best_step}), and stayed there",
         evidence={"best_loss": d.best, "best_step": best_step, "final_loss": d.final, "ratio": d.ratio,
-                  "min_ratio": t.min_ratio, "initial_loss": d.initial, "update_ratio_median": ratio},
+                  "min_ratio": t.min_ratio, "initial_loss": d.initial,
+                  "progress_lost": lost if math.isfinite(lost) else None, "min_progress_lost": t.min_progress_lost, "update_ratio_median": ratio},
         step=best_step, config_key="optimizer.lr", fixes=fixes)

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
-from trainlint.analysis.loss import metric_gain, progress
-from trainlint.analysis.lr import layer_update_ratios, lr_for_ratio, median_update_ratio
+from trainlint.analysis.loss import jump_index, metric_gain, progress
+from trainlint.analysis.lr import lr_for_ratio, peak_update_ratio, typical_update_ratio
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -17,7 +17,7 @@ class LossNotDecreasingThresholds(Thresholds):
     min_relative_drop: float = Field(
         0.1, gt=0, lt=1,
         description="Drop of the typical loss, (start - end) / start, below which the run made no "
-                    "meaningful progress (healthy probes dropped 0.45-0.96; stuck ones under 0.03).")
+                    "meaningful progress (healthy probes dropped 0.50-1.00; stuck or bouncing ones -0.06-0.07).")
     max_metric_gain: float = Field(
         0.25, ge=0, le=1,
         description="A final validation metric this far from chance towards perfect shows the model "
@@ -28,8 +28,17 @@ class LossNotDecreasingThresholds(Thresholds):
                     "C classes) means the model is already past chance: not stuck.")
     low_update_ratio: float = Field(
         1e-4, gt=0,
-        description="Median update ratio below which the LR is blamed (10x under the ~1e-3 rule of thumb "
-                    "of CS231n); otherwise the data or the model is.")
+        description="Update ratio that every layer at every sampled step stayed below for the LR to be "
+                    "blamed (10x under CS231n's ~1e-3 rule of thumb, as TL302); otherwise the data, "
+                    "the gradients or the model are.")
+    min_lr_fraction: float = Field(
+        0.25, gt=0, le=1,
+        description="An applied LR that never exceeded this fraction of optimizer.lr blames the schedule "
+                    "(as TL303's min_peak_fraction).")
+    jump_factor: float = Field(
+        3.0, gt=1.0,
+        description="A loss that ever exceeded this multiple of its start blew up rather than stalled "
+                    "(healthy probes peaked at 1.7x); left to TL202/TL204/TL301.")
     min_steps: int = Field(20, ge=5, description="Fewest finite loss values needed to judge.")
 
 
@@ -52,10 +61,11 @@ def loss_not_decreasing(run: RunRecord, t: LossNotDecreasingThresholds) -> Itera
     (overfit a single batch first, as in Karpathy's "Recipe for training neural networks").
     ## Not flagged
     A loss that falls and then plateaus; a run that converged almost at once (validation metric
-    above chance, or loss far below chance level); a loss that became non-finite (TL202).
+    above chance, or loss far below chance level); a loss that blew up (became non-finite, or
+    jumped above `jump_factor` × its start) and fell back: TL202, TL204 and TL301 report those.
     """
-    if run.stop_reason == "non_finite_loss":
-        return  # TL202 reports it
+    if run.stop_reason == "non_finite_loss" or jump_index(run.train_loss, t.jump_factor) is not None:
+        return  # a blow-up, not a stall: TL202/TL204/TL301 report it
     p = progress(run.train_loss)
     if p is None or len(run.finite_train_loss) < t.min_steps or not math.isfinite(p.relative_drop):
         return  # too little data to judge
@@ -71,24 +81,34 @@ def loss_not_decreasing(run: RunRecord, t: LossNotDecreasingThresholds) -> Itera
     evidence = {"initial_loss": p.initial, "final_loss": p.final, "relative_drop": p.relative_drop,
                 "min_relative_drop": t.min_relative_drop, "metric_gain": gain,
                 "max_metric_gain": t.max_metric_gain, "chance_loss": chance, "steps": n}
-    ratio = median_update_ratio(layer_update_ratios(run))
-    evidence |= {"update_ratio_median": ratio, "low_update_ratio": t.low_update_ratio}
+    ratio, peak = typical_update_ratio(run), peak_update_ratio(run)
+    evidence |= {"update_ratio_median": ratio, "update_ratio_peak": peak, "low_update_ratio": t.low_update_ratio}
     at_chance = f" (chance level {chance:.3g})" if chance is not None and math.isfinite(chance) else ""
     metric = (f"; validation {run.evals.metric_name} {run.evals.val_metric[-1]:.3g} vs chance "
               f"{run.evals.chance_metric:.3g}" if gain is not None else "")
     data_fixes = [Fix("check that the targets belong to the inputs: try to overfit a single batch"),
                   Fix("check that gradients reach the weights (TL402 vanishing, TL405 frozen parameters) "
                       "and that the loss suits the outputs (TL206)")]
-    if math.isfinite(ratio) and ratio < t.low_update_ratio:
+    if peak > 100 * ratio:  # some layers move 100x more than the typical one: gradients fade on the way
+        data_fixes.reverse()
+    peak_lr = max(run.lr_series, default=run.lr)
+    evidence["peak_lr_fraction"] = peak_lr / run.lr if run.lr > 0 else None
+    if run.lr > 0 and peak_lr < t.min_lr_fraction * run.lr:
+        fixes = [Fix(f"the schedule never let the LR above {peak_lr:.2g}, {peak_lr / run.lr:.1%} of "
+                     "optimizer.lr: see TL303 scheduler-collapse", "scheduler"), *data_fixes]
+        key, why = "scheduler", f"; the applied LR peaked at {peak_lr / run.lr:.1%} of optimizer.lr"
+    elif peak < t.low_update_ratio:  # never a large update, not even in the first steps
         new_lr = lr_for_ratio(run.lr, ratio)
         fixes = [Fix(f"raise optimizer.lr from {run.lr:g} to {new_lr:g}: updates are {ratio:.1e} of the "
                      "weights, far below ~1e-3", "optimizer.lr", new_lr), *data_fixes]
         key, why = "optimizer.lr", f"; updates are only {ratio:.1e} of the weights"
     else:
         fixes = [*data_fixes, Fix("run `trainlint lr-find` to confirm the LR", "optimizer.lr")]
-        key, why = None, (f"; the weights do move (update ratio {ratio:.1e})" if math.isfinite(ratio) else "")
+        key, why = None, (f"; update ratio {ratio:.1e} (median over layers, up to {peak:.1e})"
+                          if math.isfinite(ratio) else "")
     yield Finding(
-        message=f"train loss went from {p.initial:.4g} to {p.final:.4g}{at_chance} in {n} steps: "
-                f"{p.relative_drop:+.1%}, below the {t.min_relative_drop:.0%} that counts as progress"
+        message=f"train loss went from {p.initial:.4g} to {p.final:.4g}{at_chance} in {n} steps, "
+                + (f"down {p.relative_drop:.1%}" if p.relative_drop >= 0 else f"up {-p.relative_drop:.1%}")
+                + f", short of the {t.min_relative_drop:.0%} drop that counts as progress"
                 + metric + why,
         evidence=evidence, step=run.steps[-1] if run.steps else None, config_key=key, fixes=fixes)

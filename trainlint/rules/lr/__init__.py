@@ -1,3 +1,7 @@
-"""lr rules."""
+"""Learning-rate rules: the LR or its schedule is wrong for this setup."""
 
-RULES: list = []
+from trainlint.rules.lr.lr_too_high import lr_too_high
+from trainlint.rules.lr.lr_too_low import lr_too_low
+from trainlint.rules.lr.scheduler_collapse import scheduler_collapse
+
+RULES = [lr_too_high, lr_too_low, scheduler_collapse]

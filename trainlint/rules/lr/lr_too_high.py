@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 from pydantic import Field
 
-from trainlint.analysis.loss import divergence, first_non_finite, oscillation, progress
+from trainlint.analysis.loss import divergence, first_non_finite, jump_index, oscillation, progress
 from trainlint.analysis.lr import clip_value, layer_update_ratios, lr_for_ratio, median_update_ratio
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
@@ -17,28 +18,51 @@ class LrTooHighThresholds(Thresholds):
         3e-2, gt=0,
         description="Median over layers of the update ratio ‖Δw‖/‖w‖ (rescaled to optimizer.lr) above "
                     "which the LR is blamed: 30x the ~1e-3 rule of thumb (CS231n); healthy probes with "
-                    "SGD, Adam, AdamW, RMSprop and Adagrad measured 2.6e-3 to 1.0e-2.")
+                    "SGD, Adam, AdamW, RMSprop and Adagrad measured 1.7e-3 to 1.0e-2; LR faults 6.6e-2 to 66.")
     target_update_ratio: float = Field(
         1e-3, gt=0, description="Update ratio the suggested LR aims at (CS231n's ~1e-3).")
+    jump_factor: float = Field(
+        3.0, gt=1.0,
+        description="A loss above this multiple of its start is a blow-up (healthy probes peaked at "
+                    "1.7x); update ratios after it are not used (the weights have grown, which shrinks "
+                    "later ratios).")
     diverging_ratio: float = Field(
-        2.0, gt=1.0, description="Final/best window median of the loss that counts as unstable (as TL204).")
-    oscillating_swing: float = Field(
-        0.3, gt=0, description="Median step-to-step change / median loss that counts as unstable (as TL205).")
+        1.5, gt=1.0, description="Final/best window median of the loss that counts as unstable (as TL204)...")
+    diverging_progress_lost: float = Field(
+        0.25, gt=0, description="...when the climb undid this share of the progress to the best level (as TL204).")
+    oscillating_spread: float = Field(
+        0.3, gt=0, description="(p90 - p10) / median of the second-half loss that counts as swinging (as TL205).")
+    oscillating_above_start: float = Field(
+        0.1, gt=0, le=1, description="...with this share of second-half losses above the initial loss (as TL205).")
     stalled_drop: float = Field(
-        0.5, gt=0, lt=1, description="Swings count only while the loss fell less than this fraction (as TL205).")
+        0.1, gt=0, lt=1,
+        description="A loss that fell less than this fraction counts as stalled (as TL203): very large "
+                    "updates can also kill the network (e.g. all ReLUs dead) and freeze the loss.")
 
 
 def _instability(run: RunRecord, t: LrTooHighThresholds) -> tuple[str, int | None] | None:
-    """(what went wrong, step it became visible) or None when the loss is stable."""
-    bad = first_non_finite(run.train_loss)
-    if bad is not None:
-        return f"the loss became non-finite at step {run.steps[bad]}", run.steps[bad]
+    """(what went wrong, step from which the update ratios no longer describe the LR) or None.
+
+    Why the cut: once the loss blows up, the weights grow huge and later ratios shrink; the ratios
+    that show the LR are those before the blow-up (at least the first sample's).
+    """
+    jump = jump_index(run.train_loss, t.jump_factor)  # a non-finite loss counts as a jump
+    if jump is not None:
+        cut = max(1, jump)  # as `blow_up_cut`, with this rule's factor
+        bad = first_non_finite(run.train_loss)
+        if bad is not None:
+            return f"the loss became non-finite at step {run.steps[bad]}", cut
+        return f"the loss jumped above {t.jump_factor:g}x its start at step {run.steps[jump]}", cut
     d = divergence(run.train_loss)
-    if d is not None and d.ratio >= t.diverging_ratio:
-        return f"the loss climbed to {d.ratio:.1f}x its best level", None
+    if d is not None and d.ratio >= t.diverging_ratio and d.progress_lost >= t.diverging_progress_lost:
+        return f"the loss climbed back to {d.ratio:.1f}x its best level", d.best_index + 1
     o, p = oscillation(run.train_loss), progress(run.train_loss)
-    if o is not None and p is not None and o.relative_swing >= t.oscillating_swing and p.relative_drop < t.stalled_drop:
-        return f"the loss swings {o.relative_swing:.0%} step to step without progress", None
+    if p is None or not math.isfinite(p.relative_drop):
+        return None
+    if o is not None and o.relative_spread >= t.oscillating_spread and o.above_start >= t.oscillating_above_start:
+        return f"the loss swings between {o.low:.3g} and {o.high:.3g}, often above its start {o.initial:.3g}", None
+    if p.relative_drop < t.stalled_drop:
+        return f"the loss did not decrease ({p.initial:.3g} to {p.final:.3g})", None
     return None
 
 
@@ -48,9 +72,11 @@ def lr_too_high(run: RunRecord, t: LrTooHighThresholds) -> Iterator[Finding]:
     """The loss is unstable and the updates are far larger than ~1e-3 of the weights: the LR is too high.
 
     ## What it checks
-    Two measurements together: the loss is unstable (non-finite, diverging or oscillating without
-    progress) and the median over layers of the update ratio ‖Δw‖/‖w‖, measured before any
-    blow-up and rescaled to `optimizer.lr`, exceeds `min_update_ratio`.
+    Two measurements together: the loss is unstable (non-finite, jumping above `jump_factor` ×
+    its start, diverging, swinging back above its start, or frozen without progress), and the
+    median over layers of the update ratio ‖Δw‖/‖w‖, rescaled to `optimizer.lr` and measured
+    before the loss first jumped (or before its best level, when it diverged), exceeds
+    `min_update_ratio`.
     ## Why it matters
     Updates that move weights by several percent per step overshoot the minimum; the loss
     bounces or climbs instead of falling, and often ends in NaN.
@@ -64,16 +90,20 @@ def lr_too_high(run: RunRecord, t: LrTooHighThresholds) -> Iterator[Finding]:
     found = _instability(run, t)
     if found is None:
         return
-    what, bad_step = found
-    per_layer = layer_update_ratios(run, before_step=bad_step)
+    what, cut = found
+    per_layer = layer_update_ratios(run, before_step=cut)
     ratio = median_update_ratio(per_layer)
     if not ratio >= t.min_update_ratio:  # NaN (no usable sample) is not evidence
         return
     new_lr = lr_for_ratio(run.lr, ratio, t.target_update_ratio)
+    first_only = cut is not None and cut <= run.stats_every  # only the step-0 sample came before
+    adaptive = run.optimizer_class not in ("", "SGD")
+    note = "; measured on the first update, the largest of an adaptive optimizer: a cautious value" \
+        if first_only and adaptive else ""
     fixes = [Fix(f"lower optimizer.lr from {run.lr:g} to {new_lr:g} (brings the update ratio {ratio:.1e} "
-                 f"to ~{t.target_update_ratio:g})", "optimizer.lr", new_lr),
+                 f"to ~{t.target_update_ratio:g}{note})", "optimizer.lr", new_lr),
              Fix("confirm with `trainlint lr-find`")]
-    clip = clip_value(run.grad_norm, len(run.grad_norm) if bad_step is None else max(1, bad_step - 5))
+    clip = clip_value(run.grad_norm, len(run.grad_norm) if cut is None else cut)
     if clip is not None and run.clip_grad_norm is None:
         fixes.append(Fix(f"clip gradients at {clip:g} if spikes remain", "probe.clip_grad_norm", clip))
     top = max(per_layer, key=per_layer.get)
@@ -82,5 +112,5 @@ def lr_too_high(run: RunRecord, t: LrTooHighThresholds) -> Iterator[Finding]:
                 f"norm per step (median over layers; {top}: {per_layer[top]:.1e}), "
                 f"{ratio / t.target_update_ratio:.0f}x the ~{t.target_update_ratio:g} rule of thumb",
         evidence={"instability": what, "update_ratio_median": ratio, "min_update_ratio": t.min_update_ratio,
-                  "update_ratio_by_layer": per_layer, "suggested_lr": new_lr},
-        step=bad_step, config_key="optimizer.lr", fixes=fixes)
+                  "update_ratio_by_layer": per_layer, "ratios_before_step": cut, "suggested_lr": new_lr},
+        step=cut, config_key="optimizer.lr", fixes=fixes)

@@ -7,7 +7,12 @@ from collections.abc import Iterator
 from pydantic import Field
 
 from trainlint.analysis.loss import metric_gain, progress
-from trainlint.analysis.lr import layer_update_ratios, lr_for_ratio, median_update_ratio
+from trainlint.analysis.lr import (
+    layer_update_ratios,
+    lr_for_ratio,
+    median_update_ratio,
+    peak_update_ratio,
+)
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -15,18 +20,20 @@ from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 class LrTooLowThresholds(Thresholds):
     max_update_ratio: float = Field(
         1e-4, gt=0,
-        description="Median over layers of the update ratio ‖Δw‖/‖w‖ (rescaled to optimizer.lr) below "
-                    "which the LR is blamed: 10x under the ~1e-3 rule of thumb (CS231n); healthy probes "
-                    "with SGD, Adam, AdamW, RMSprop and Adagrad measured 2.6e-3 to 1.0e-2.")
+        description="Update ratio ‖Δw‖/‖w‖ (rescaled to optimizer.lr) that every layer at every sampled "
+                    "step must stay below for the LR to be blamed: 10x under the ~1e-3 rule of thumb "
+                    "(CS231n); healthy probes with SGD, Adam, AdamW, RMSprop and Adagrad peaked at "
+                    "1.3e-2 or more; Adam at lr 1e-7 at 1.7e-6.")
     target_update_ratio: float = Field(
         1e-3, gt=0, description="Update ratio the suggested LR aims at (CS231n's ~1e-3).")
     max_relative_drop: float = Field(
         0.25, gt=0, lt=1,
         description="Progress counts as slow while the typical loss fell less than this fraction "
-                    "(healthy probes fell 0.45-0.97).")
+                    "(healthy probes fell 0.50-1.00; Adam at lr 1e-7, -0.002).")
     max_metric_gain: float = Field(
         0.5, ge=0, le=1,
-        description="...and the validation metric got less than this far from chance towards perfect.")
+        description="...and the validation metric got less than this far from chance towards perfect "
+                    "(0 = chance, 1 = perfect; healthy probes reached 0.32-1.00).")
     min_steps: int = Field(20, ge=5, description="Fewest finite loss values needed to judge.")
 
 
@@ -37,8 +44,8 @@ def lr_too_low(run: RunRecord, t: LrTooLowThresholds) -> Iterator[Finding]:
 
     ## What it checks
     Two measurements together: the loss fell less than `max_relative_drop` (and the validation
-    metric stayed near chance), and the median over layers of the update ratio ‖Δw‖/‖w‖,
-    rescaled to `optimizer.lr`, is below `max_update_ratio`.
+    metric stayed near chance), and the update ratio ‖Δw‖/‖w‖ (rescaled to `optimizer.lr`) of
+    every layer stayed below `max_update_ratio` at every sampled step, the first included.
     ## Why it matters
     Steps that move the weights by a millionth of their size need millions of steps to get
     anywhere: the run looks "stuck" while it is merely crawling.
@@ -46,7 +53,9 @@ def lr_too_low(run: RunRecord, t: LrTooLowThresholds) -> Iterator[Finding]:
     Set `optimizer.lr` to the suggested value: the current LR scaled by `target_update_ratio` /
     measured ratio; confirm with `trainlint lr-find`.
     ## Not flagged
-    Small updates while the loss falls well (the model may be near its optimum); a schedule that
+    Small updates while the loss falls well (the model may be near its optimum); tiny updates in
+    the first layers only (vanishing gradients: TL402); tiny late updates after the weights blew
+    up early (TL301); a schedule that
     keeps the LR far below `optimizer.lr` (ratios are rescaled to the configured LR, so a warmup
     longer than the run is TL303's finding, not this one).
     """
@@ -56,16 +65,18 @@ def lr_too_low(run: RunRecord, t: LrTooLowThresholds) -> Iterator[Finding]:
     gain = metric_gain(run.evals)
     if gain is not None and gain >= t.max_metric_gain:
         return
+    peak = peak_update_ratio(run)
+    if not peak < t.max_update_ratio:  # NaN (no usable sample) is not evidence
+        return
     per_layer = layer_update_ratios(run)
     ratio = median_update_ratio(per_layer)
-    if not ratio < t.max_update_ratio:  # NaN (no usable sample) is not evidence
-        return
     new_lr = lr_for_ratio(run.lr, ratio, t.target_update_ratio)
     yield Finding(
         message=f"LR {run.lr:g} is too low: updates move the weights by {ratio:.1e} of their norm per step "
                 f"(median over layers), {t.target_update_ratio / ratio:.0f}x under the ~"
-                f"{t.target_update_ratio:g} rule of thumb, and the loss fell only {p.relative_drop:.1%}",
-        evidence={"update_ratio_median": ratio, "max_update_ratio": t.max_update_ratio,
+                f"{t.target_update_ratio:g} rule of thumb, and the loss "
+                + (f"fell only {p.relative_drop:.1%}" if p.relative_drop >= 0 else f"rose {-p.relative_drop:.1%}"),
+        evidence={"update_ratio_median": ratio, "update_ratio_peak": peak, "max_update_ratio": t.max_update_ratio,
                   "update_ratio_by_layer": per_layer, "relative_drop": p.relative_drop,
                   "max_relative_drop": t.max_relative_drop, "metric_gain": gain, "suggested_lr": new_lr},
         step=run.steps[-1] if run.steps else None, config_key="optimizer.lr",

@@ -18,19 +18,22 @@ class SchedulerCollapseThresholds(Thresholds):
         0.01, gt=0, lt=1, description="An LR below this fraction of its peak so far counts as ~0.")
     before_fraction: float = Field(
         0.5, gt=0, le=1,
-        description="Collapses before this fraction of the planned steps are flagged (a cosine or "
-                    "exponential schedule over the probe reaches 1 % of its peak only after ~94 %).")
+        description="Collapses before this fraction of the planned steps are flagged: with their default "
+                    "lengths (the probe's), cosine, exponential, step, multistep, polynomial, plateau and "
+                    "onecycle schedules first reached 1 % of their peak at 86 % of the steps or later.")
     min_collapsed_fraction: float = Field(
         0.2, gt=0, le=1,
         description="The LR must stay at the floor this fraction of the planned steps (or to the end); "
                     "a cosine restart that dips and climbs back is not a collapse.")
     min_recent_drop: float = Field(
-        0.02, ge=0,
-        description="The loss still fell by this fraction between the two windows before the collapse: "
-                    "the model was still learning when the LR vanished.")
+        0.03, ge=0,
+        description="The typical loss of the second half of the steps before the collapse is at least this "
+                    "fraction below the first half's: the model was still learning when the LR vanished "
+                    "(the StepLR fault: 0.10; a model converged in its first steps: ~0).")
     min_peak_fraction: float = Field(
         0.25, gt=0, le=1,
-        description="A probe whose LR never exceeds this fraction of optimizer.lr never warmed up.")
+        description="A probe whose LR never exceeds this fraction of optimizer.lr never warmed up (healthy "
+                    "warmups of 20-30 steps reached 99 %; a 20000-step warmup in 200 steps, 1 %).")
     min_steps: int = Field(10, ge=2, description="Fewest steps needed to judge.")
 
 
@@ -40,8 +43,8 @@ def _steps_per_epoch(run: RunRecord) -> int | None:
 
 def _never_warms_up(run: RunRecord, t: SchedulerCollapseThresholds) -> Finding | None:
     peak = max(run.lr_series)
-    if peak >= t.min_peak_fraction * run.lr:
-        return None
+    if peak >= t.min_peak_fraction * run.lr or run.stop_reason != "completed":
+        return None  # warmed up, or stopped before the ramp could finish
     evidence = {"peak_lr": peak, "configured_lr": run.lr, "peak_fraction": peak / run.lr,
                 "min_peak_fraction": t.min_peak_fraction, "warmup_steps": run.warmup_steps,
                 "steps_run": run.steps_run}
@@ -67,7 +70,7 @@ def scheduler_collapse(run: RunRecord, t: SchedulerCollapseThresholds) -> Iterat
     ## What it checks
     The LR the probe applied at each step: the first step where it falls below `floor_fraction`
     of its peak so far, if that happens before `before_fraction` of the planned steps, lasts, and
-    the loss was still falling just before; and whether the LR ever exceeds `min_peak_fraction`
+    the loss was still falling before it (second half of those steps below the first); and whether the LR ever exceeds `min_peak_fraction`
     of `optimizer.lr` (a warmup longer than the run).
     ## Why it matters
     With the LR at ~0 the remaining steps change nothing: training stops while the model still
@@ -92,10 +95,10 @@ def scheduler_collapse(run: RunRecord, t: SchedulerCollapseThresholds) -> Iterat
     peak = max(lrs[: c + 1])
     if not stays_below(lrs, c, t.floor_fraction * peak, max(1, int(t.min_collapsed_fraction * run.steps_planned))):
         return
-    loss, w = run.train_loss, max(3, c // 4)
-    if c < 2 * w or len(loss) < c:
+    loss, w = run.train_loss, c // 2
+    if w < 3 or len(loss) < c:
         return  # too little loss history before the collapse
-    older, recent = float(np.median(loss[c - 2 * w: c - w])), float(np.median(loss[c - w: c]))
+    older, recent = float(np.median(loss[:w])), float(np.median(loss[w:c]))
     drop = (older - recent) / abs(older) if older else math.nan
     if not (math.isfinite(drop) and drop >= t.min_recent_drop):
         return
@@ -105,12 +108,16 @@ def scheduler_collapse(run: RunRecord, t: SchedulerCollapseThresholds) -> Iterat
                 "loss_drop_before_collapse": drop, "min_recent_drop": t.min_recent_drop}
     fixes = [Fix(f"slow the schedule {stretch:.0f}x: set scheduler.args.{k} to {v}", f"scheduler.args.{k}", v)
              for k, v in stretched_schedule_args(run.scheduler_class, lrs, stretch).items()]
-    if spe := _steps_per_epoch(run):
-        fixes.append(Fix(f"the probe steps the scheduler every optimizer step: a length meant in epochs "
-                         f"must be multiplied by {spe} steps per epoch"))
+    if (spe := _steps_per_epoch(run)) and spe > 1:
+        per_epoch = stretched_schedule_args(run.scheduler_class, lrs, spe)
+        fixes += [Fix(f"if it was meant in epochs ({spe} optimizer steps each; the probe steps the "
+                      f"scheduler every step): set scheduler.args.{k} to {v}", f"scheduler.args.{k}", v)
+                  for k, v in per_epoch.items()] or [
+            Fix(f"the probe steps the scheduler every optimizer step: multiply lengths meant in epochs "
+                f"by {spe} steps per epoch")]
     fixes.append(Fix("remove the scheduler", "scheduler", None, applicable=True))
     yield Finding(
         message=f"the {run.scheduler_class or 'LR'} schedule cut the LR to {lrs[c]:.2g} "
                 f"({lrs[c] / peak:.1e} of its peak {peak:.3g}) at step {c}, {c / run.steps_planned:.0%} "
-                f"into the run, while the loss was still falling ({drop:.0%} over the {w} steps before)",
+                f"into the run, while the loss was still falling (down {drop:.0%} from steps 0-{w - 1} to {w}-{c - 1})",
         evidence=evidence, step=c, config_key=fixes[0].config_key or "scheduler", fixes=fixes)

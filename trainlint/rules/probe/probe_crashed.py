@@ -72,8 +72,7 @@ def explain(crash: CrashInfo, record: RunRecord) -> tuple[str, list[Fix], str | 
             [Fix(f"fix the error {_where(crash)}; rerun `trainlint check` for a one-batch reproduction")], None)
 
 
-@rule(code="TL001", name="probe-crashed", severity=Severity.ERROR, stage=Stage.FIRST_BATCH,
-      requires=("crash",))
+@rule(code="TL001", name="probe-crashed", severity=Severity.ERROR, stage=Stage.FIRST_BATCH)
 def probe_crashed(run: RunRecord, t: Thresholds) -> Iterator[Finding]:
     """The user's model, data or loss raised an exception during the probe.
 
@@ -90,6 +89,8 @@ def probe_crashed(run: RunRecord, t: Thresholds) -> Iterator[Finding]:
     Nothing else: this rule has no thresholds; any crash is an error.
     """
     crash = run.crash
+    if crash is None:
+        return
     diagnosis, fixes, key = explain(crash, run)
     yield Finding(
         message=f"{diagnosis} — {crash.exc_type} {_where(crash)}",

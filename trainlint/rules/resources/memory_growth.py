@@ -16,7 +16,7 @@ class MemoryGrowthThresholds(Thresholds):
     min_mb_per_1k_steps: float = Field(
         100.0, gt=0,
         description="Growth rate (least-squares slope) that counts, in MB per 1000 steps. Healthy configs "
-                    "grow ≤ 10 MB per 1000 steps after start-up.")
+                    "grow ≤ 6 MB per 1000 steps after start-up; keeping 0.5 MB of activations per step, 580.")
     min_growth_mb: float = Field(
         20.0, gt=0, description="Fewest MB grown over the judged samples (below: allocator noise).")
     min_r2: float = Field(

@@ -1,0 +1,6 @@
+"""Compare variants of one spec (losses, optimizers): same init, same data order, ranked fairly.
+
+`variants` turns command-line strings, `compare:` entries or task defaults into spec edits;
+`runner` probes each variant (in parallel processes); `ranking` scores and ranks the results
+and words the recommendation (pure, no torch).
+"""

@@ -1,0 +1,1 @@
+"""Starter specs written by `trainlint init TEMPLATE` (one commented YAML file per template)."""
