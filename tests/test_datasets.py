@@ -377,3 +377,17 @@ def test_synthetic_regression_is_learnable_and_nonlinear():
     assert Ridge().fit(x.numpy(), y.numpy()).score(xv.numpy(), yv.numpy()) > 0.9
     x, y, xv, yv = build("synthetic-regression").tensors
     assert Ridge().fit(x.numpy(), y.numpy()).score(xv.numpy(), yv.numpy()) < 0.6
+
+
+@pytest.mark.parametrize("loader", ["load_digits", "load_iris", "load_wine", "load_breast_cancer", "load_diabetes"])
+def test_bundled_files_read_like_sklearn_loaders(loader):
+    """The fast direct read of scikit-learn's files gives exactly what its loaders give."""
+    import sklearn.datasets
+
+    from trainlint.components.datasets.sklearn_data import _load
+
+    kwargs = {"scaled": False} if loader == "load_diabetes" else {}
+    x, y = _load(loader, **kwargs)
+    x_ref, y_ref = getattr(sklearn.datasets, loader)(return_X_y=True, **kwargs)
+    np.testing.assert_allclose(x, x_ref.astype(np.float32))
+    np.testing.assert_array_equal(y, y_ref)

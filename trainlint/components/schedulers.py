@@ -86,6 +86,7 @@ class Schedule:
         self.optimizer = optimizer
         self.inner = inner
         self.warmup_steps = warmup_steps
+        self._plateau = inner is not None and _is_plateau(inner)
         self.t = 0
         self._inner_lrs = [g["lr"] for g in optimizer.param_groups]
         self._apply_ramp()
@@ -102,7 +103,7 @@ class Schedule:
             for group, lr in zip(self.optimizer.param_groups, self._inner_lrs, strict=True):
                 group["lr"] = lr
         if self.inner is not None:
-            if _is_plateau(self.inner):
+            if self._plateau:
                 self.inner.step(loss if loss is not None else float("inf"))
             else:
                 self.inner.step()

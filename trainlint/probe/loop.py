@@ -28,7 +28,8 @@ from trainlint.probe.recorders.updates import UpdateRecorder
 from trainlint.spec.loader import LoadedSpec
 
 SYNC_EVERY = 25
-RESOURCE_EVERY = 20
+RESOURCE_EVERY = 50  # psutil calls cost ~0.1 ms; memory growth shows over hundreds of steps
+FAMILIES = frozenset({"gradients", "updates", "activations", "resources"})
 
 Progress = Callable[[int, int, float], None]  # (steps done, steps planned, latest loss)
 
@@ -51,8 +52,11 @@ def model_facts(model: torch.nn.Module) -> ModelFacts:
 
 
 def run_probe(loaded: LoadedSpec, out_dir: Path | None = None, progress: Progress | None = None,
-              components: Components | None = None) -> RunRecord:
+              components: Components | None = None, families: frozenset[str] = FAMILIES) -> RunRecord:
     """Build the spec's components and run the instrumented probe.
+
+    `families` switches recorder families off (the overhead benchmark measures each alone);
+    the loss, LR, timing and evaluations are always recorded.
 
     Raises:
         ComponentError: the spec names something that cannot be built (a user error).
@@ -68,10 +72,21 @@ def run_probe(loaded: LoadedSpec, out_dir: Path | None = None, progress: Progres
         record.crash = capture(exc, "data", 0)
         record.stop_reason = "crashed"
     if record.crash is None:
-        _train(record, comps, spec, writer, progress, started)
+        _train(record, comps, spec, writer, progress, started, families)
     writer.close()
     record.wall_seconds = time.perf_counter() - started
     return record
+
+
+def _weight_decay(optimizer) -> float:
+    value = optimizer.param_groups[0].get("weight_decay", 0.0) if optimizer.param_groups else 0.0
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _decoupled(optimizer) -> bool:
+    """AdamW, or an optimizer asked for decoupled decay (`decoupled_weight_decay=True` in torch ≥ 2.6)."""
+    group = optimizer.param_groups[0] if optimizer.param_groups else {}
+    return isinstance(optimizer, torch.optim.AdamW) or bool(group.get("decoupled_weight_decay", False))
 
 
 def _new_record(loaded: LoadedSpec, comps: Components) -> RunRecord:
@@ -82,6 +97,7 @@ def _new_record(loaded: LoadedSpec, comps: Components) -> RunRecord:
         loss_class=type(comps.loss_fn).__name__, optimizer_class=type(comps.optimizer).__name__,
         scheduler_class=type(comps.schedule.inner).__name__ if comps.schedule.inner is not None else None,
         lr=spec.optimizer.lr, warmup_steps=spec.scheduler.warmup_steps if spec.scheduler else 0,
+        weight_decay=_weight_decay(comps.optimizer), decoupled_weight_decay=_decoupled(comps.optimizer),
         batch_size=spec.dataset.batch_size, steps_planned=spec.probe.steps, eval_every=spec.probe.eval_every,
         stats_every=spec.probe.stats_every, clip_grad_norm=spec.probe.clip_grad_norm,
         device=str(comps.device), seed=spec.seed, model=model_facts(comps.model),
@@ -96,7 +112,7 @@ def _new_record(loaded: LoadedSpec, comps: Components) -> RunRecord:
 
 
 def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
-           progress: Progress | None, started: float) -> None:
+           progress: Progress | None, started: float, families: frozenset[str]) -> None:
     model, loss_fn, optimizer, schedule = comps.model, comps.loss_fn, comps.optimizer, comps.schedule
     device, steps, cpu = comps.device, spec.probe.steps, comps.device.type == "cpu"
     index = LayerIndex.of(model, device)
@@ -117,6 +133,9 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
     x = y = out = None
     step = 0
     stop = None
+    use_grads, use_updates = "gradients" in families, "updates" in families
+    use_acts, use_resources = "activations" in families, "resources" in families
+    loop_started = time.perf_counter()
     for step in range(steps):
         t0 = time.perf_counter()
         phase = "data"
@@ -129,16 +148,17 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             t1 = time.perf_counter()
             phase = "forward"
-            if step == 0:
+            if step == 0:  # one-off diagnostics, timed apart from training like evaluations
+                record.first_step_after_process_start_s = time.time() - _process_start()
                 record.first_batch = first_batch_facts(model, loss_fn, x, y, record.loss_class,
                                                        record.num_classes)
+                record.eval_seconds += time.perf_counter() - t1
             sampled = step % stats_every == 0 or step == steps - 1
             optimizer.zero_grad(set_to_none=True)
-            phase = "forward"
-            if sampled:
+            if sampled and use_acts:
                 acts.arm()
             out = model(x)
-            if sampled:
+            if sampled and use_acts:
                 acts.disarm(step)
             phase = "loss"
             loss = loss_fn(out, y)
@@ -147,14 +167,15 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
                 record.first_batch.initial_loss = float(loss.detach())
             phase = "backward"
             loss.backward()
-            grads.after_backward()
+            if use_grads:
+                grads.after_backward()
             if clip is not None:
                 torch.nn.utils.clip_grad_norm_(index.params, clip)
             phase = "optimizer"
-            if sampled:
+            if sampled and use_updates:
                 updates.before_step()
             optimizer.step()
-            if sampled:
+            if sampled and use_updates:
                 updates.after_step(step)
             record.lr_series.append(optimizer.param_groups[0]["lr"])
             schedule.step(loss.detach())
@@ -173,27 +194,39 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
         if cpu and not math.isfinite(float(loss.detach())):
             stop = "non_finite_loss"
         last = step == steps - 1 or stop is not None
-        if (step + 1) % SYNC_EVERY == 0 or last:
+        flushed = (step + 1) % SYNC_EVERY == 0 or last
+        if flushed:
             _flush(record, pending_loss, grads, updates, acts)
             if not cpu and not math.isfinite(record.train_loss[-1] if record.train_loss else 0.0):
                 stop = "non_finite_loss"
             if progress is not None:
                 progress(step + 1, steps, record.train_loss[-1])
-        if step % RESOURCE_EVERY == 0 or last:
+        if use_resources and (step % RESOURCE_EVERY == 0 or last):
             _sample_resources(record, resources, step)
         due = (step + 1) % eval_every == 0 or step == steps - 1
-        if stop is None and due and not _evaluate(record, evaluator, step):
-            stop = "crashed"
-        writer.write_available(record)
+        if stop is None and due:
+            t_eval = time.perf_counter()
+            if not _evaluate(record, evaluator, step):
+                stop = "crashed"
+            record.eval_seconds += time.perf_counter() - t_eval
+        if flushed:
+            writer.write_available(record)
         if stop is not None:
             break
     if stop in ("interrupted", "crashed"):
         _flush(record, pending_loss, grads, updates, acts)
         writer.write_available(record)
+    record.loop_seconds = time.perf_counter() - loop_started
     record.stop_reason = stop or "completed"
     if record.steps:
         record.params_never_grad = grads.never_grad()
         _sample_resources(record, resources, record.steps[-1])
+
+
+def _process_start() -> float:
+    import psutil
+
+    return psutil.Process().create_time()
 
 
 def _check_scalar(loss) -> None:

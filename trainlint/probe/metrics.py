@@ -35,7 +35,7 @@ class MetricsWriter:
     def write_available(self, record: RunRecord) -> None:
         if self._file is None:
             return
-        ready = min(len(record.train_loss), len(record.grad_norm))
+        ready = len(record.train_loss)
         evals = dict(zip(record.evals.steps, range(len(record.evals.steps)), strict=True))
         while self._written < ready:
             i = self._written
@@ -46,8 +46,9 @@ class MetricsWriter:
                 "lr": record.lr_series[i],
                 "step_time_s": record.step_time_s[i],
                 "data_wait_s": record.data_wait_s[i],
-                "grad_norm": _clean(record.grad_norm[i]),
             }
+            if i < len(record.grad_norm):
+                row["grad_norm"] = _clean(record.grad_norm[i])
             for key, series in (("layer_grad_norm", record.layer_grad_norm),
                                 ("layer_param_norm", record.layer_param_norm),
                                 ("update_ratio", record.update_ratio),

@@ -152,6 +152,8 @@ class RunRecord:
     optimizer_class: str = ""
     scheduler_class: str | None = None
     lr: float = 0.0
+    weight_decay: float = 0.0  # of the optimizer's first parameter group (0 when it has none)
+    decoupled_weight_decay: bool = False  # AdamW-style: w shrinks by lr·wd each step, beside the update
     warmup_steps: int = 0
     batch_size: int = 0
     steps_planned: int = 0
@@ -184,7 +186,10 @@ class RunRecord:
     crash: CrashInfo | None = None
     stop_reason: str = "completed"  # completed | non_finite_loss | crashed | interrupted
     wall_seconds: float = 0.0
-    startup_seconds: float = 0.0
+    startup_seconds: float = 0.0  # run_probe start → first training step
+    first_step_after_process_start_s: float | None = None
+    loop_seconds: float = 0.0  # the training loop, evaluations included
+    eval_seconds: float = 0.0  # of which spent evaluating and on step-0 diagnostics
 
     @property
     def steps_run(self) -> int:

@@ -54,6 +54,7 @@ class Metrics(BaseModel):
     chance_metric: float | None = None
     steps_per_second: float | None = None
     startup_seconds: float | None = None
+    first_step_after_process_start_s: float | None = None
     peak_rss_mb: float | None = None
 
 
@@ -110,7 +111,8 @@ def metrics_of(record: RunRecord) -> Metrics:
         final_val_metric=_finite(e.val_metric[-1]) if e.val_metric else None,
         metric_name=e.metric_name, chance_metric=e.chance_metric,
         steps_per_second=record.steps_run / compute if compute > 0 else None,
-        startup_seconds=record.startup_seconds, peak_rss_mb=max(rss) if rss else None,
+        startup_seconds=record.startup_seconds,
+        first_step_after_process_start_s=record.first_step_after_process_start_s, peak_rss_mb=max(rss) if rss else None,
     )
 
 

@@ -66,7 +66,7 @@ class ProbeSpec(_Strict):
         None, gt=0.0, allow_inf_nan=False, description="Clip the global grad norm."
     )
     stats_every: int = Field(
-        10, ge=1, description="Cadence of per-layer update-ratio and activation sampling, in steps."
+        20, ge=1, description="Cadence of per-layer update-ratio and activation sampling, in steps."
     )
     tensorboard: bool = Field(
         False, description="Also write the recorded scalars as TensorBoard events under `--out/tensorboard`."

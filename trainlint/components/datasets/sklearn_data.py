@@ -35,11 +35,50 @@ class DigitsArgs(DatasetArgs):
     as_images: bool = Field(False, description="Give (1, 8, 8) images instead of 64 features.")
 
 
+# scikit-learn's own files for each loader: (data file, target file or None = last column).
+_FILES = {
+    "load_digits": ("digits.csv.gz", None),
+    "load_iris": ("iris.csv", None),
+    "load_wine": ("wine_data.csv", None),
+    "load_breast_cancer": ("breast_cancer.csv", None),
+    "load_diabetes": ("diabetes_data_raw.csv.gz", "diabetes_target.csv.gz"),
+}
+
+
 def _load(loader: str, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Features and targets, read straight from the files scikit-learn ships.
+
+    Why not `sklearn.datasets.load_*`: importing `sklearn.datasets` pulls in scipy and costs
+    ~0.9 s of a probe's ~5 s budget; the bundled CSVs are read in milliseconds. Falls back to
+    the loaders if a scikit-learn release moves its files.
+    """
+    found = _read_bundled(*_FILES[loader])
+    if found is not None:
+        return found
     import sklearn.datasets
 
     x, y = getattr(sklearn.datasets, loader)(return_X_y=True, **kwargs)
     return np.asarray(x, dtype=np.float32), np.asarray(y)
+
+
+def _read_bundled(data_file: str, target_file: str | None) -> tuple[np.ndarray, np.ndarray] | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "datasets" / "data"
+    try:
+        if target_file is not None:  # diabetes: whitespace-separated, targets apart
+            x = np.loadtxt(folder / data_file)
+            return x.astype(np.float32), np.loadtxt(folder / target_file)
+        if data_file.endswith(".gz"):  # digits: no header, target in the last column
+            table = np.loadtxt(folder / data_file, delimiter=",")
+        else:  # first line: n_samples, n_features, class names
+            table = np.loadtxt(folder / data_file, delimiter=",", skiprows=1)
+    except (OSError, ValueError):
+        return None
+    return table[:, :-1].astype(np.float32), table[:, -1].astype(np.int64)
 
 
 def build_digits(args: DigitsArgs, seed: int, spec_dir: Path, task: Task | None) -> RawData:

@@ -7,6 +7,7 @@ unsampled steps pay nothing. Statistics are reduced on device to one small tenso
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import torch
 from torch import nn
@@ -36,10 +37,15 @@ def _units(active: torch.Tensor) -> torch.Tensor:
     return active.transpose(0, 1).reshape(active.shape[1], -1).any(1)  # (batch, channels, ...)
 
 
+@cache
+def _nan(device: torch.device) -> torch.Tensor:
+    return torch.tensor(math.nan, device=device)
+
+
 def _stats(module: nn.Module, out: torch.Tensor) -> torch.Tensor:
     """[dead_fraction, saturated_fraction, mean, std] on device (NaN where not applicable)."""
     y = out.detach().float()
-    nan = torch.tensor(math.nan, device=y.device)
+    nan = _nan(y.device)
     dead = sat = nan
     if isinstance(module, RELU_LIKE):
         dead = 1.0 - _units(y > 0).float().mean()
