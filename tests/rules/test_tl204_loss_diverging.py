@@ -89,3 +89,16 @@ def test_clip_fix_from_norms_before_the_climb():
     (f,) = findings(record(CLIMB, grad_norm=[2.0] * 40 + [50.0] * 60))
     clip = next(x for x in f.fixes if x.config_key == "probe.clip_grad_norm")
     assert clip.value == 2.0 and clip.applicable
+
+
+def test_warmup_fix_is_a_complete_spec_edit():
+    from trainlint.probe.record import RunRecord
+    from trainlint.rules.loss.loss_diverging import _warmup_fix
+
+    bare = _warmup_fix(RunRecord(steps_planned=200), best_step=25)
+    assert bare.applicable and bare.spec_edits == {"scheduler.name": "none", "scheduler.warmup_steps": 50}
+    assert (bare.config_key, bare.value) == ("scheduler.name", "none")
+    scheduled = _warmup_fix(RunRecord(steps_planned=200, scheduler_class="CosineAnnealingLR"), best_step=5)
+    assert scheduled.spec_edits == {"scheduler.warmup_steps": 12}
+    enough = _warmup_fix(RunRecord(steps_planned=200, scheduler_class="X", warmup_steps=100), best_step=5)
+    assert not enough.applicable

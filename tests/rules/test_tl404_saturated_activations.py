@@ -65,3 +65,18 @@ def test_output_sigmoid_excluded_but_hidden_one_reported():
 def test_user_model_blames_model():
     (f,) = findings(sat_run({"act1": [0.9] * 5}, {"act1": "Tanh"}, builtin=False))
     assert f.config_key == "model" and f.fixes[0].config_key is None
+
+
+def test_raw_inputs_of_a_builtin_dataset_put_standardize_first():
+    run = sat_run({"act1": [0.99] * 5}, {"act1": "Tanh"})
+    run.data.is_builtin, run.data.feature_rms_max = True, 827.0
+    (f,) = findings(run)
+    assert (f.fixes[0].config_key, f.fixes[0].value) == ("dataset.args.standardize", True)
+    assert f.config_key == "dataset.args.standardize" and f.evidence["input_rms_max"] == 827.0
+
+
+def test_raw_inputs_of_a_user_dataset_are_advice():
+    run = sat_run({"act1": [0.99] * 5}, {"act1": "Tanh"})
+    run.data.feature_rms_max = 827.0
+    (f,) = findings(run)
+    assert not f.fixes[0].applicable and "standardise" in f.fixes[0].text and f.config_key == "dataset"

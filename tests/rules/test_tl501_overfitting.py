@@ -85,3 +85,10 @@ def test_not_evaluated_without_evals():
 
     _, skipped = evaluate(RunRecord(), rules=[overfitting])
     assert skipped and "evals" in skipped[0].reason
+
+
+def test_existing_weight_decay_is_raised_tenfold():
+    run = eval_run(VAL, TRAIN, ACC, TRAIN_ACC)
+    run.weight_decay = 5e-4
+    (f,) = findings(run)
+    assert (f.fixes[0].config_key, f.fixes[0].value) == ("optimizer.args.weight_decay", 0.005)

@@ -1,5 +1,7 @@
 """TL502 underfitting on fabricated evaluation histories."""
 
+import math
+
 import pytest
 from generalization_factory import eval_run
 
@@ -65,7 +67,46 @@ def test_cannot_fit_with_moving_weights_blames_capacity():
     assert f.evidence["progress"] == pytest.approx(0.0) and f.step == 99
     assert f.evidence["median_update_ratio"] == pytest.approx(1e-3)
     assert f.config_key == "model.args" and "does not fit" in f.message
+    assert not f.fixes[1].applicable and "regularisation" in f.fixes[1].text  # no weight decay: no no-op edit
+
+
+def test_moderate_weight_decay_is_removed_while_debugging():
+    run = with_update_ratio(acc_run([0.1, 0.11, 0.1, 0.1]), 1e-3)
+    run.weight_decay = 1e-4
+    (f,) = findings(run)
     assert (f.fixes[1].config_key, f.fixes[1].value) == ("optimizer.args.weight_decay", 0.0)
+    assert math.isnan(f.evidence["decay_pull"])  # no norms recorded: no pull measured
+
+
+def with_norms(run, weight_decay, w=(6.0, 2.0), g=(0.3, 0.2), decoupled=False, ratio=1e-2):
+    """First-step parameter and gradient norms of two layers (gradient norms every step, params every 10)."""
+    run.weight_decay, run.decoupled_weight_decay, run.lr = weight_decay, decoupled, 1e-3
+    run.layer_param_norm = LayerSeries(names=["fc1", "head"], steps=[0, 10], values=[list(w), list(w)])
+    run.layer_grad_norm = LayerSeries(names=["fc1", "head"], steps=[0, 1, 2], values=[list(g)] * 3)
+    return with_update_ratio(run, ratio)
+
+
+def test_crushing_weight_decay_is_blamed_first_with_a_value_from_the_norms():
+    # pulls: 1.0 * 6/0.3 = 20 and 1.0 * 2/0.2 = 10, median 15 -> 1.0 * 0.1 / 15 = 0.0067 -> 0.007
+    (f,) = findings(with_norms(acc_run([0.1, 0.11, 0.1, 0.1]), 1.0))
+    assert f.evidence["decay_pull"] == pytest.approx(15.0) and f.evidence["weight_decay"] == 1.0
+    assert f.config_key == "optimizer.args.weight_decay"
+    assert (f.fixes[0].config_key, f.fixes[0].value) == ("optimizer.args.weight_decay", 0.007)
+    assert f.fixes[0].applicable and "15x" in f.fixes[0].text
+
+
+def test_weight_decay_below_the_gradient_pull_is_not_blamed_first():
+    (f,) = findings(with_norms(acc_run([0.1, 0.11, 0.1, 0.1]), 0.02))  # pull 0.3
+    assert f.evidence["decay_pull"] == pytest.approx(0.3)
+    assert f.config_key == "model.args" and f.fixes[1].value == 0.0
+
+
+def test_decoupled_weight_decay_pull_is_against_the_update_ratio():
+    # AdamW: lr*wd = 1e-3 * 50 = 0.05 of the weights per step against an update ratio of 0.06 -> pull 0.05/0.01 = 5
+    run = with_norms(acc_run([0.1, 0.11, 0.1, 0.1]), 50.0, decoupled=True, ratio=0.06)
+    (f,) = findings(run)
+    assert f.evidence["decay_pull"] == pytest.approx(5.0)
+    assert (f.fixes[0].config_key, f.fixes[0].value) == ("optimizer.args.weight_decay", 1.0)
 
 
 def test_cannot_fit_with_frozen_weights_blames_lr():

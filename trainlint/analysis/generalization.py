@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainlint.probe.record import EvalSeries, LayerSeries
+from trainlint.probe.record import EvalSeries, LayerSeries, RunRecord
 
 
 @dataclass(frozen=True)
@@ -96,3 +96,37 @@ def median_update_ratio(ratios: LayerSeries, last_fraction: float = 0.5) -> floa
     values = np.asarray([v for row in rows for v in row], float)
     values = values[np.isfinite(values) & (values > 0)]
     return float(np.median(values)) if len(values) else math.nan
+
+
+def decay_pull(run: RunRecord) -> float:
+    """How hard weight decay pulls the weights towards zero against the loss gradient, at the start.
+
+    Coupled decay (SGD, Adam `weight_decay`) adds wd·w to the gradient: the pull is
+    wd·‖w‖/‖g‖, median over layers at the first step where both norms were recorded. Decoupled
+    decay (AdamW) shrinks w by lr·wd per step beside the update: the pull is lr·wd over the rest
+    of the first measured update ratio. 1 means decay is as strong as the loss's own gradient;
+    NaN without weight decay or without the recorded norms.
+
+    Why the first sample: a decay that dominates shrinks the weights until the gradient
+    vanishes, so later samples measure the damage, not the setting.
+    """
+    wd = run.weight_decay
+    if not wd > 0:
+        return math.nan
+    if run.decoupled_weight_decay:
+        ratios = run.update_ratio.values[0] if run.update_ratio.values else []
+        finite = [r for r in ratios if math.isfinite(r) and r > 0]
+        if not finite:
+            return math.nan
+        decay = run.lr * wd
+        return decay / max(float(np.median(finite)) - decay, 0.1 * decay)
+    params, grads = run.layer_param_norm, run.layer_grad_norm
+    if not params.steps or not grads.steps:
+        return math.nan
+    common = sorted(set(params.steps) & set(grads.steps))
+    if not common:
+        return math.nan
+    w = dict(zip(params.names, params.values[params.steps.index(common[0])], strict=True))
+    g = dict(zip(grads.names, grads.values[grads.steps.index(common[0])], strict=True))
+    pulls = [wd * w[n] / g[n] for n in w if n in g and math.isfinite(w[n]) and math.isfinite(g[n]) and g[n] > 0]
+    return float(np.median(pulls)) if pulls else math.nan

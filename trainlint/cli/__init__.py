@@ -6,6 +6,7 @@ import typer
 
 from trainlint.cli.check import check_command
 from trainlint.cli.compare import compare_losses_command, compare_optimizers_command
+from trainlint.cli.fix import fix_command
 from trainlint.cli.init import init_command
 from trainlint.cli.lr_find import lr_find_command
 from trainlint.cli.probe import probe_command
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 app.command("probe")(probe_command)
 app.command("check")(check_command)
+app.command("fix")(fix_command)
 app.command("init")(init_command)
 app.command("rules")(rules_command)
 app.command("explain")(explain_command)

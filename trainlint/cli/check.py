@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from trainlint.cli import options as o
-from trainlint.cli.errors import handle_errors
+from trainlint.cli.errors import handle_errors, interrupted_exit
 from trainlint.cli.output import emit
 from trainlint.spec.loader import load_spec
 from trainlint.workflow import ProbeOptions, check
@@ -32,4 +32,5 @@ def check_command(
     with handle_errors():
         loaded = load_spec(config, o.overrides(set_, None, seed, device))
         outcome = check(loaded, ProbeOptions(out=out, select=select or [], ignore=ignore or [], plots=False))
-        raise typer.Exit(emit(outcome, fmt.value, fail_on.value, verbose=verbose, quiet=quiet))
+        raise typer.Exit(interrupted_exit(emit(outcome, fmt.value, fail_on.value, verbose=verbose, quiet=quiet),
+                                          outcome))

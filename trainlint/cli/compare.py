@@ -15,13 +15,13 @@ from trainlint.rules.base import Severity
 from trainlint.spec.loader import load_spec
 from trainlint.spec.validate import check_names
 
-Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Parallel processes [default: up "
-                                          "to one per core and per variant, when that saves time].")]
+Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Parallel processes (default: up "
+                                          "to one per core and per variant, when that saves time).")]
 Losses = Annotated[list[str] | None, typer.Option("--loss", help="A loss variant: name or "
-                   "name:key=value,... (repeatable) [default: compare.losses, else defaults for the task].")]
+                   "name:key=value,... (repeatable) (default: compare.losses, else defaults for the task).")]
 Optimizers = Annotated[list[str] | None, typer.Option("--optimizer", help="An optimizer variant: name or "
-                       "name:lr=...,key=value (repeatable) [default: compare.optimizers, else SGD+momentum, "
-                       "Adam, AdamW, RMSprop, Adagrad].")]
+                       "name:lr=...,key=value (repeatable) (default: compare.optimizers, else SGD+momentum, "
+                       "Adam, AdamW, RMSprop, Adagrad).")]
 TuneLr = Annotated[bool, typer.Option("--tune-lr", help="Give each optimizer its own LR range test and "
                                       "run it at the suggested LR.")]
 

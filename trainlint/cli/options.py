@@ -25,7 +25,7 @@ class FailOn(str, Enum):
 
 
 Config = Annotated[Path, typer.Argument(help="The experiment spec (YAML).", show_default=False)]
-Out = Annotated[Path | None, typer.Option("--out", help="Output folder [default: trainlint-out/<spec name>/].")]
+Out = Annotated[Path | None, typer.Option("--out", help="Output folder (default: trainlint-out/<spec name>/).")]
 Steps = Annotated[int | None, typer.Option("--steps", min=1, help="Override probe.steps.")]
 Device = Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda | cuda:N (overrides `device`).")]
 Seed = Annotated[int | None, typer.Option("--seed", min=0, help="Override `seed`.")]
@@ -41,6 +41,9 @@ Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Only the list of fin
 TensorBoard = Annotated[bool, typer.Option(
     "--tensorboard", help="Also write the recorded scalars as TensorBoard events to --out/tensorboard "
     "(needs `pip install 'trainlint[tensorboard]'`).")]
+VerifyFixes = Annotated[bool, typer.Option(
+    "--verify-fixes", help="Re-run the probe with each finding's fix applied (same seed, weights and data "
+    "order), report which fixes work, and write the spec with them applied to --out/fixed.yaml.")]
 Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="Evidence and every fix.")]
 
 

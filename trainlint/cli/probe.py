@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from trainlint.cli import options as o
-from trainlint.cli.errors import handle_errors
+from trainlint.cli.errors import handle_errors, interrupted_exit, stop_on_interrupt
 from trainlint.cli.output import emit, progress_bar, wants_progress
 from trainlint.spec.loader import load_spec
 from trainlint.workflow import ProbeOptions, probe
@@ -24,14 +24,20 @@ def probe_command(
     set_: o.Set = None,
     no_plots: o.NoPlots = False,
     tensorboard: o.TensorBoard = False,
+    verify_fixes: o.VerifyFixes = False,
     quiet: o.Quiet = False,
     verbose: o.Verbose = False,
 ) -> None:
     """Run a short instrumented training of the spec and diagnose it."""
-    with handle_errors():
+    with handle_errors(), stop_on_interrupt():
         loaded = load_spec(config, o.overrides(set_, steps, seed, device))
         with progress_bar(wants_progress(quiet), loaded.name) as progress:
             outcome = probe(loaded, ProbeOptions(out=out, select=select or [], ignore=ignore or [],
                                                  plots=not no_plots, progress=progress,
                                                  tensorboard=tensorboard))
-        raise typer.Exit(emit(outcome, fmt.value, fail_on.value, verbose=verbose, quiet=quiet))
+        if (verify_fixes or loaded.spec.probe.verify_fixes) and outcome.record.stop_reason != "interrupted":
+            from trainlint.cli.fix import verify_with_progress
+
+            verify_with_progress(loaded, outcome, select or [], ignore or [], quiet)
+        code = emit(outcome, fmt.value, fail_on.value, verbose=verbose, quiet=quiet)
+        raise typer.Exit(interrupted_exit(code, outcome))

@@ -136,18 +136,38 @@ def run_comparison(loaded: LoadedSpec, variants: list[Variant], kind: str, optio
     select, ignore = check_rules(loaded, ProbeOptions(select=options.select, ignore=options.ignore))
     validate(loaded, variants)
     out_dir = output_dir(loaded, options.out)
-    jobs, threads = plan_jobs(options.jobs, len(variants))
     metric_name, higher = ("mae", False) if data_task(loaded) == "regression" else ("accuracy", True)
-    tasks = [VariantTask(i, v, str(loaded.path), list(loaded.overrides),
-                         str(out_dir / f"compare_{kind}" / f"{i + 1:02d}-{_slug(v.label)}"),
-                         select, ignore, threads, (metric_name, higher), options.tune_lr)
-             for i, v in enumerate(variants)]
-    results, used, execution = _execute(tasks, options.jobs, jobs, options.on_done)
+    results, used, threads, execution = run_variants(
+        loaded, variants, out_dir / f"compare_{kind}", select, ignore, (metric_name, higher), options.jobs,
+        options.tune_lr, options.on_done)
     rows = rank_variants(results)
     comparison = Comparison(kind, metric_name, higher, rows, recommend(rows, metric_name, higher), results,
                             used, threads, execution, time.perf_counter() - started, out_dir, str(loaded.path))
     write_atomic(out_dir / "comparison.json", json.dumps(comparison.to_json(), indent=2))
     return comparison
+
+
+def run_variants(loaded: LoadedSpec, variants: list[Variant], folder: Path, select: list[str], ignore: list[str],
+                 metric: tuple[str, bool], jobs: int | None = None, tune_lr: RangeSettings | None = None,
+                 on_done: Callable[[VariantResult], None] | None = None,
+                 ) -> tuple[list[VariantResult], int, int, str]:
+    """Probe each variant (its outputs in `folder`/NN-label), in parallel when it pays (module docstring).
+
+    Returns:
+        The results in variant order, the processes used, the torch threads per variant, and how
+        they ran (one line).
+    """
+    planned, threads = plan_jobs(jobs, len(variants))
+    tasks = [VariantTask(i, v, str(loaded.path), list(loaded.overrides), str(variant_dir(folder, i, v.label)),
+                         select, ignore, threads, metric, tune_lr)
+             for i, v in enumerate(variants)]
+    results, used, execution = _execute(tasks, jobs, planned, on_done)
+    return results, used, threads, execution
+
+
+def variant_dir(folder: Path, index: int, label: str) -> Path:
+    """Where variant number `index` (0-based) writes its report: ``folder/NN-label``."""
+    return folder / f"{index + 1:02d}-{_slug(label)}"
 
 
 def _slug(label: str) -> str:

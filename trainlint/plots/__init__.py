@@ -28,6 +28,8 @@ def figures():
 
 def draw_all(record: RunRecord, findings: list[Finding], out_dir: Path, title: str) -> PlotResult:
     """Draw every figure whose data was recorded into `out_dir`."""
+    from trainlint.plots.common import save
+
     result = PlotResult()
     for module in figures():
         if not module.can_draw(record):
@@ -35,7 +37,7 @@ def draw_all(record: RunRecord, findings: list[Finding], out_dir: Path, title: s
             continue
         try:
             fig = module.draw(record, findings, title)
-            fig.savefig(out_dir / module.FILENAME)
+            save(fig, out_dir / module.FILENAME)
         except Exception as exc:  # noqa: BLE001 - a broken plot must not lose the report
             result.failed[module.FILENAME] = f"{type(exc).__name__}: {exc}"
             continue

@@ -7,8 +7,11 @@ Matplotlib is imported here, lazily: only when a figure is actually drawn.
 
 from __future__ import annotations
 
+import io
+import os
 import textwrap
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -19,6 +22,20 @@ SEVERITY_COLOR = {"error": "#c62828", "warning": "#ef6c00", "info": "#1565c0"}
 MAX_LEGEND = 10  # more layers than this: colour by depth with a colour bar instead of a legend
 DPI = 110
 LABEL_GAP = 0.06  # finding labels closer than this (fraction of the axis width) are staggered
+
+
+def save(fig, path) -> None:
+    """Save `fig` through a temporary file and a rename: a killed process never leaves half an image."""
+    path = Path(path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=path.suffix.lstrip(".") or "png")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(buffer.getvalue())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def figure(height: float, width: float = 10.0, rows: int = 1, height_ratios: Sequence[float] | None = None,

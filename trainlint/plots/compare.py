@@ -65,7 +65,9 @@ def plot_comparison(comparison, path: Path) -> Path:
     if order:
         left.legend([handles[k] for k in order], [labels[k] for k in order], fontsize=8, loc="best")
     fig.suptitle("\n".join(textwrap.wrap(comparison.recommendation.reason, 150)), fontsize=9)
-    fig.savefig(path)
+    from trainlint.plots.common import save
+
+    save(fig, path)
     return path
 
 

@@ -39,5 +39,7 @@ def plot_lr_find(lrs: list[float], losses: list[float], smoothed: list[float], s
         ax.text(0.98, 0.97, "no suggestion: " + "\n".join(textwrap.wrap(reason, 70)), transform=ax.transAxes,
                 fontsize=8, va="top", ha="right", multialignment="left", bbox={"facecolor": "white", "alpha": 0.9, "edgecolor": "0.8"})
     ax.legend(fontsize=8, loc="upper left")
-    fig.savefig(path)
+    from trainlint.plots.common import save
+
+    save(fig, path)
     return path

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from trainlint.components.build import Components, build_components, resolve_device
+from trainlint.probe import interrupt
 from trainlint.probe.crash import capture
 from trainlint.probe.metrics import MetricsWriter
 from trainlint.probe.record import ModelFacts, RunRecord
@@ -193,6 +194,8 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
         pending_loss.append(loss.detach())
         if cpu and not math.isfinite(float(loss.detach())):
             stop = "non_finite_loss"
+        if stop is None and interrupt.requested():  # Ctrl-C: stop after this step (see probe/interrupt.py)
+            stop = "interrupted"
         last = step == steps - 1 or stop is not None
         flushed = (step + 1) % SYNC_EVERY == 0 or last
         if flushed:

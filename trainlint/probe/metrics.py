@@ -21,7 +21,7 @@ class MetricsWriter:
         self._file = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = path.open("w", encoding="utf-8")
+            self._file = path.open("wb", buffering=0)  # whole lines per write(), see write_available
         self._written = 0
         self._cursors: dict[str, int] = {}
 
@@ -37,13 +37,14 @@ class MetricsWriter:
             return
         ready = len(record.train_loss)
         evals = dict(zip(record.evals.steps, range(len(record.evals.steps)), strict=True))
+        lines: list[str] = []
         while self._written < ready:
             i = self._written
             step = record.steps[i]
             row: dict = {
                 "step": step,
                 "train_loss": _clean(record.train_loss[i]),
-                "lr": record.lr_series[i],
+                "lr": _clean(record.lr_series[i]),
                 "step_time_s": record.step_time_s[i],
                 "data_wait_s": record.data_wait_s[i],
             }
@@ -64,9 +65,12 @@ class MetricsWriter:
                 e = record.evals
                 row.update(val_loss=_clean(e.val_loss[j]), val_metric=_clean(e.val_metric[j]),
                            train_eval_loss=_clean(e.train_loss[j]), train_eval_metric=_clean(e.train_metric[j]))
-            self._file.write(json.dumps(row) + "\n")
+            lines.append(json.dumps(row) + "\n")
             self._written += 1
-        self._file.flush()
+        # One unbuffered write of whole lines: a killed process leaves no half line behind.
+        data = memoryview("".join(lines).encode("utf-8"))
+        while data:
+            data = data[self._file.write(data):]
 
     def close(self) -> None:
         if self._file is not None:

@@ -44,7 +44,7 @@ def _details(report: Report, f: Finding) -> list[str]:
         lines.append("Fixes, best first:")
         lines.append("")
         for i, fix in enumerate(f.fixes, 1):
-            edit = f" (`{fix.config_key}: {fix.value}`)" if fix.applicable else ""
+            edit = " (" + ", ".join(f"`{k}: {v}`" for k, v in fix.spec_edits.items()) + ")" if fix.spec_edits else ""
             lines.append(f"{i}. {prose(fix.text)}{edit}")
         lines.append("")
     if f.evidence:
@@ -69,6 +69,10 @@ def render_markdown(report: Report) -> str:
             lines += _details(report, f)
     else:
         lines += ["No findings.", ""]
+    if report.verification is not None:
+        from trainlint.report.verification import verification_markdown
+
+        lines += verification_markdown(report.verification)
     if report.not_evaluated:
         lines += ["## Not evaluated", "", "| rule | reason |", "|---|---|"]
         lines += [f"| {code(n.code)} {cell(n.rule)} | {cell(n.reason)} |" for n in report.not_evaluated]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import os
 import platform
@@ -13,6 +15,7 @@ from pydantic import BaseModel, Field
 from trainlint import __version__
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, NotEvaluated, Severity
+from trainlint.verify.model import Verification
 
 SCHEMA_VERSION = 1
 FINAL_WINDOW = 10  # final train loss = mean of the last 10 finite step losses
@@ -80,6 +83,9 @@ class Report(BaseModel):
     rules_evaluated: list[RuleRef] = Field(
         default_factory=list, description="Every rule that ran (with or without findings), in catalog order."
     )
+    verification: Verification | None = Field(
+        None, description="What `--verify-fixes` re-ran and found (null when it was not asked for)."
+    )
 
 
 def _finite(value: float | None) -> float | None:
@@ -135,9 +141,28 @@ def build_report(config_path: str, config: dict[str, Any], record: RunRecord, fi
     )
 
 
-def write_atomic(path: os.PathLike, text: str) -> None:
-    """Write via a temporary file and rename, so a killed process never leaves half a file."""
-    tmp = f"{os.fspath(path)}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+def write_atomic(path: os.PathLike, text: str | bytes) -> None:
+    """Write via a temporary file in the same folder and rename, so a killed process never leaves
+    half a file: readers see the old file or the new one. The temporary file has a name of its own
+    (`.report.json.<random>.tmp`) and is removed if writing fails."""
+    import tempfile
+
+    folder, name = os.path.split(os.fspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder or ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@functools.cache
+def _umask() -> int:
+    """The process umask, read once (mkstemp creates files 0600; outputs get the usual permissions)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

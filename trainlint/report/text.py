@@ -59,5 +59,11 @@ def render_text(report: Report, console: Console, verbose: bool = False, quiet: 
         return
     if report.findings:
         console.print()
+    if report.verification is not None:
+        from trainlint.report.verification import verification_lines
+
+        for line in verification_lines(report.verification, verbose):
+            console.print(line, highlight=False)
+        console.print()
     for line in summary_lines(report, out_dir, verbose):
         console.print(line, highlight=False)

@@ -34,20 +34,35 @@ class Stage(str, Enum):
 
 
 class Fix(BaseModel):
-    """One piece of advice; a spec edit when `config_key` is set (machine-applicable with `value`)."""
+    """One piece of advice; a spec edit when `config_key` is set (machine-applicable with `value`).
+
+    A fix that needs several edits at once (e.g. a warmup without a scheduler section:
+    `scheduler.name` and `scheduler.warmup_steps`) lists them all in `edits`; `config_key` and
+    `value` stay the primary one.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     text: str
     config_key: str | None = None
     value: Any = None
-    applicable: bool = Field(False, description="True when `config_key`=`value` is a complete edit.")
+    applicable: bool = Field(False, description="True when `config_key`=`value` (or `edits`) is a complete edit.")
+    edits: dict[str, Any] | None = Field(None, description="Every edit of a multi-key fix, applied together.")
 
     def __init__(self, text: str, config_key: str | None = None, value: Any = None,
-                 applicable: bool | None = None):
+                 applicable: bool | None = None, edits: dict[str, Any] | None = None):
+        if edits and config_key is None:
+            config_key, value = next(iter(edits.items()))
         if applicable is None:  # an edit to null (e.g. `scheduler: null`) must say applicable=True
-            applicable = config_key is not None and value is not None
-        super().__init__(text=text, config_key=config_key, value=value, applicable=applicable)
+            applicable = bool(edits) or (config_key is not None and value is not None)
+        super().__init__(text=text, config_key=config_key, value=value, applicable=applicable, edits=edits)
+
+    @property
+    def spec_edits(self) -> dict[str, Any]:
+        """The spec edits this fix makes (dotted key → value); empty when it is advice only."""
+        if not self.applicable or self.config_key is None:
+            return {}
+        return dict(self.edits) if self.edits else {self.config_key: self.value}
 
 
 class Finding(BaseModel):

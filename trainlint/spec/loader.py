@@ -24,11 +24,11 @@ class _SpecLoader(yaml.SafeLoader):
     """PyYAML's safe loader, also reading ``1e-3`` as a float (YAML 1.2; 1.1 wants ``1.0e-3``)."""
 
 
-_SpecLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+MAX_DEPTH = 32  # nesting levels a spec may use (a real one needs 4)
+MAX_BYTES = 10 * 2**20  # the largest file read as a spec
+
+EXPONENT_FLOAT = re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
+_SpecLoader.add_implicit_resolver("tag:yaml.org,2002:float", EXPONENT_FLOAT, list("-+0123456789"))
 
 
 @dataclass
@@ -76,12 +76,18 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
     """
     path = Path(path)
     text = _read(path)
-    loader = _SpecLoader(text)
+    try:
+        loader = _SpecLoader(text)  # the reader refuses control characters here
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, path) from None
     try:
         try:
             root = loader.get_single_node()
         except yaml.YAMLError as exc:
             raise _yaml_error(exc, path) from None
+        except RecursionError:  # PyYAML composes recursively
+            raise SpecError(f"lists or mappings are nested too deeply (a spec needs at most {MAX_DEPTH} "
+                            "levels)", path=path) from None
         if root is None:
             raise SpecError("the spec is empty", path=path,
                             accepted="a mapping with sections dataset, model, loss, optimizer")
@@ -120,6 +126,11 @@ def _read(path: Path) -> str:
         raise SpecError("the spec file does not exist", path=path, accepted="a path to a YAML file")
     if path.is_dir():
         raise SpecError("the spec path is a directory", path=path, accepted="a path to a YAML file")
+    if path.is_char_device() or path.is_block_device():
+        raise SpecError("the spec path is a device, not a file", path=path, accepted="a path to a YAML file")
+    if path.is_file() and path.stat().st_size > MAX_BYTES:
+        raise SpecError(f"the spec is {path.stat().st_size / 2**20:.0f} MiB; a spec is a few kB of YAML "
+                        f"(at most {MAX_BYTES // 2**20} MiB)", path=path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -156,6 +167,10 @@ def _walk(node: yaml.Node, prefix: str, out: dict[str, tuple[int, int]], path: P
           ancestors: frozenset[int] = frozenset()) -> None:
     if id(node) in ancestors:
         raise SpecError("an alias (`*name`) refers to a mapping or list that contains it",
+                        path=path, line=node.start_mark.line + 1, col=node.start_mark.column + 1,
+                        field=prefix or None)
+    if len(ancestors) > MAX_DEPTH:  # validation, reports and JSON would recurse as deep
+        raise SpecError(f"lists or mappings are nested more than {MAX_DEPTH} levels deep",
                         path=path, line=node.start_mark.line + 1, col=node.start_mark.column + 1,
                         field=prefix or None)
     ancestors = ancestors | {id(node)}

@@ -36,10 +36,10 @@ class Component(_Strict):
 
 
 class DatasetSpec(Component):
-    batch_size: int = Field(64, ge=1, strict=True, description="Training batch size.")
+    batch_size: int = Field(64, ge=1, le=2**31 - 1, strict=True, description="Training batch size.")
     val_fraction: float = Field(0.2, ge=0.0, lt=1.0, description="Share held out for validation.")
     task: Task | None = Field(None, description="multiclass | binary | regression; inferred when null.")
-    num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
+    num_workers: int = Field(0, ge=0, le=64, description="DataLoader worker processes (at most 64).")
     shuffle: bool = Field(True, description="Shuffle the training data each epoch.")
 
 
@@ -71,6 +71,12 @@ class ProbeSpec(_Strict):
     tensorboard: bool = Field(
         False, description="Also write the recorded scalars as TensorBoard events under `--out/tensorboard`."
     )
+    verify_fixes: bool = Field(
+        False, description="Re-run the probe with each finding's machine-applicable fix and report which ones work."
+    )
+    verify_attempts: int = Field(
+        2, ge=1, le=10, description="Fixes tried per finding when verifying, best first, until one works."
+    )
 
 
 class RulesSpec(_Strict):
@@ -90,7 +96,7 @@ class Spec(_Strict):
     """A whole experiment spec (DESIGN §2)."""
 
     name: str | None = Field(None, description="Output folder name; the file's stem when null.")
-    seed: int = Field(0, ge=0, description="Seed for weights, data split and order.")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed for weights, data split and order.")
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto|cpu|cuda|cuda:N")
     dataset: DatasetSpec
     model: ModelSpec

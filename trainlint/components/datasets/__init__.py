@@ -78,7 +78,11 @@ def build_dataset(spec: DatasetSpec, seed: int, spec_dir: Path) -> DataBundle:
     module = importlib.import_module(f"{__name__}.{_MODULE_OF[name]}")
     args_model, builder = module.BUILDERS[name]
     args = parse_args(args_model, spec.args, name)
-    raw = builder(args, seed, Path(spec_dir), spec.task)
+    try:
+        raw = builder(args, seed, Path(spec_dir), spec.task)
+    except MemoryError:
+        raise ComponentError(f"dataset `{name}` is too large to build in this machine's memory",
+                             "dataset.args", "smaller n_samples / n_features / size / length") from None
     return finish(
         raw, task=spec.task, val_fraction=spec.val_fraction, seed=seed, scale=args.standardize
     )

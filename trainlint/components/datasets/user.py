@@ -8,6 +8,7 @@ dataset's attributes (``task``, ``num_classes``, ``vocab_size``), then the sampl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, get_args
 
@@ -21,7 +22,13 @@ _SCAN = 5000  # samples read to infer classes and vocabulary
 
 
 def _is_dataset(obj: Any) -> bool:
+    if isinstance(obj, Mapping | str | bytes):  # sized and indexable, but not a dataset
+        return False
     return hasattr(obj, "__len__") and hasattr(obj, "__getitem__")
+
+
+class _SampleError(ComponentError):
+    """Reading one sample raised (the user's `__getitem__`)."""
 
 
 def _as_array(value: Any, what: str) -> np.ndarray:
@@ -39,7 +46,7 @@ def _sample(ds: Any, i: int) -> tuple[np.ndarray, np.ndarray]:
     try:
         item = ds[i]
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code
-        raise ComponentError(
+        raise _SampleError(
             f"reading sample {i} of the dataset raised {type(exc).__name__}: {exc}", _FIELD
         ) from None
     if not isinstance(item, (tuple, list)) or len(item) != 2:
@@ -116,6 +123,23 @@ def _task(spec: Any, ds: Any, y0: np.ndarray) -> Task:
     return task
 
 
+def _scan(train: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Up to `_SCAN` samples, stopping before the first one (after sample 0) that raises.
+
+    Why not fail here: one bad record deep in the data is a crash of the user's data during
+    the probe (TL001, with the frame and index, the report still written), not a spec error.
+    """
+    scan = []
+    for i in range(min(len(train), _SCAN)):
+        try:
+            scan.append(_sample(train, i))
+        except _SampleError:
+            if i == 0:
+                raise
+            break
+    return scan
+
+
 def build_user_dataset(spec: Any, seed: int, spec_dir: Path) -> DataBundle:
     """Build the bundle for ``dataset.target`` (see the module docstring)."""
     train, val, notes = _split(_call(spec, spec_dir), spec, seed)
@@ -124,7 +148,7 @@ def build_user_dataset(spec: Any, seed: int, spec_dir: Path) -> DataBundle:
     x0, y0 = _sample(train, 0)
     kind = _input_kind(x0)
     task = _task(spec, train, y0)
-    scan = [_sample(train, i) for i in range(min(len(train), _SCAN))]
+    scan = _scan(train)
     num_classes = num_targets = vocab = None
     if task == "regression":
         num_targets = max(1, int(y0.size))

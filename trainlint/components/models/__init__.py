@@ -11,12 +11,16 @@ each model's module, and torch with it, is imported only when that model is buil
 from __future__ import annotations
 
 import importlib
+import re
 from typing import TYPE_CHECKING, Any
 
 from trainlint.components.base import ComponentError, DataInfo
 
 if TYPE_CHECKING:
     import torch
+
+# What torch says when a layer's sizes cannot be allocated or do not fit in an int64.
+_TOO_LARGE = re.compile(r"can't allocate|out of memory|[Oo]verflow|negative dimension")
 
 NAMES: tuple[str, ...] = ("mlp", "cnn", "resnet", "rnn", "transformer")
 
@@ -53,4 +57,11 @@ def build_model(
             "model.name",
         )
     module = importlib.import_module(f"{__name__}.{name}")
-    return module.build(info, num_outputs, dict(args))
+    try:
+        return module.build(info, num_outputs, dict(args))
+    except (MemoryError, RuntimeError, TypeError, OverflowError) as exc:
+        if not _TOO_LARGE.search(str(exc)) and not isinstance(exc, MemoryError):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise ComponentError(f"model `{name}` cannot be built with these sizes: they are too large for "
+                             f"this machine ({type(exc).__name__}: {first})", "model.args") from None

@@ -31,6 +31,16 @@ class OverfittingThresholds(Thresholds):
     min_evals_after: int = Field(2, ge=1, description="Fewest evaluations after the validation minimum.")
 
 
+def _weight_decay_fix(current: float) -> Fix:
+    """Weight decay 0.01 (a common decoupled start) when there is none, else ten times the current."""
+    if current > 0:
+        stronger = float(f"{current * 10:.2g}")
+        return Fix(f"raise optimizer.args.weight_decay 10x, from {current:g} to {stronger:g}",
+                   config_key="optimizer.args.weight_decay", value=stronger)
+    return Fix("add weight decay (AdamW-style decoupled 0.01 is a common start)",
+               config_key="optimizer.args.weight_decay", value=0.01)
+
+
 @rule(code="TL501", name="overfitting", severity=Severity.WARNING, stage=Stage.RUN,
       requires=("evals",), thresholds=OverfittingThresholds)
 def overfitting(run: RunRecord, t: OverfittingThresholds) -> Iterator[Finding]:
@@ -78,8 +88,7 @@ def overfitting(run: RunRecord, t: OverfittingThresholds) -> Iterator[Finding]:
                   "min_val_rise": t.min_val_rise, "min_train_drop": t.min_train_drop,
                   "max_metric_gain": t.max_metric_gain, "min_metric_gap": t.min_metric_gap},
         step=best_step,
-        fixes=[Fix("add weight decay (AdamW-style decoupled 0.01 is a common start; ×10 if already set)",
-                   config_key="optimizer.args.weight_decay", value=0.01),
+        fixes=[_weight_decay_fix(run.weight_decay),
                Fix("add dropout between hidden layers", config_key="model.args.dropout" if builtin else None,
                    value=0.3 if builtin else None),
                Fix(f"stop training near step {best_step + 1}, where the validation loss was lowest (early stopping)"),

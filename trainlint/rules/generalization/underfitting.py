@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import numpy as np
 from pydantic import Field
 
-from trainlint.analysis.generalization import median_update_ratio, progress_over_chance
+from trainlint.analysis.generalization import decay_pull, median_update_ratio, progress_over_chance
+from trainlint.analysis.lr import round_sig
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -22,6 +23,13 @@ class UnderfittingThresholds(Thresholds):
     min_update_ratio: float = Field(
         1e-4, gt=0, description="Median update ratio ‖Δw‖/‖w‖ below which the LR, not the model, is blamed "
                                 "first (CS231n: healthy is ~1e-3).")
+    max_decay_pull: float = Field(
+        1.0, gt=0, description="Weight decay's pull on the weights relative to the loss gradient's at the start "
+                               "(wd·‖w‖/‖g‖; decoupled: lr·wd over the update ratio) above which weight decay is "
+                               "blamed first: it shrinks the weights faster than the loss can grow them. Adam with "
+                               "weight_decay 1.0 on digits: 14.")
+    target_decay_pull: float = Field(
+        0.1, gt=0, description="The pull the suggested weight decay brings it to (a tenth of the gradient's).")
     last_evals: int = Field(2, ge=1, description="Evaluations at the end; the best of them is judged.")
     min_evals: int = Field(2, ge=1, description="Fewest evaluations to judge.")
 
@@ -43,7 +51,10 @@ def underfitting(run: RunRecord, t: UnderfittingThresholds) -> Iterator[Finding]
     ## How to fix
     First make the training loss fall (see the loss and LR rules); then give the model more
     capacity, remove excess regularisation (weight decay, dropout), and check that the inputs
-    carry the labels (no shuffled labels, no features lost in preprocessing).
+    carry the labels (no shuffled labels, no features lost in preprocessing). When weight decay
+    pulls the weights towards zero harder than the loss gradient pulls them (`max_decay_pull`,
+    measured at the start), the first fix lowers it to the value that brings the pull to
+    `target_decay_pull`.
     ## Not flagged
     Runs without a chance level (no validation split); fewer than `min_evals` evaluations.
     """
@@ -64,13 +75,24 @@ def underfitting(run: RunRecord, t: UnderfittingThresholds) -> Iterator[Finding]
     ratio = median_update_ratio(run.update_ratio)
     moved = f" (the weights move {ratio:.1e} of their norm per step)" if math.isfinite(ratio) else ""
     lr = Fix(f"make the training loss fall first{moved}: see the loss and LR findings", config_key="optimizer.lr")
-    regularisation = Fix("remove excess regularisation: weight decay (and dropout) to 0 while debugging",
-                         config_key="optimizer.args.weight_decay", value=0.0)
+    pull = decay_pull(run)
+    if pull > t.max_decay_pull:
+        wd = round_sig(run.weight_decay * t.target_decay_pull / pull)
+        regularisation = Fix(f"lower optimizer.args.weight_decay from {run.weight_decay:g} to {wd:g}: it pulls the "
+                             f"weights to zero {pull:.3g}x as hard as the loss gradient pulls them (brings it to "
+                             f"~{t.target_decay_pull:g})", config_key="optimizer.args.weight_decay", value=wd)
+    elif run.weight_decay > 0:
+        regularisation = Fix("remove excess regularisation: weight decay (and dropout) to 0 while debugging",
+                             config_key="optimizer.args.weight_decay", value=0.0)
+    else:
+        regularisation = Fix("remove excess regularisation (dropout, heavy augmentation) while debugging")
     capacity = Fix("give the model more capacity (more or wider hidden layers) or train longer",
                    config_key="model.args" if run.model.is_builtin else "model")
     data = Fix("check that the inputs carry the labels: overfit one small batch to 100% first (Karpathy's "
                "recipe); look for shuffled labels or features lost in preprocessing")
-    if not cannot_fit:
+    if pull > t.max_decay_pull:  # weight decay crushes the weights: the measured cause comes first
+        fixes = [regularisation, lr, capacity, data] if cannot_fit else [regularisation, data, capacity, lr]
+    elif not cannot_fit:
         fixes = [data, regularisation, capacity, lr]
     elif ratio < t.min_update_ratio:
         fixes = [lr, capacity, regularisation, data]
@@ -82,7 +104,7 @@ def underfitting(run: RunRecord, t: UnderfittingThresholds) -> Iterator[Finding]
         message=f"validation {e.metric_name} {best:.3g} at the end is near chance ({e.chance_metric:.3g}): "
                 f"{progress:.0%} of the way from chance to perfect (< {t.min_progress:.0%}); {fit}",
         evidence={"val_metric": best, "chance_metric": e.chance_metric, "progress": progress,
-                  "median_update_ratio": ratio,
+                  "median_update_ratio": ratio, "weight_decay": run.weight_decay, "decay_pull": pull,
                   "train_progress": train_progress, "min_progress": t.min_progress,
                   "metric_name": e.metric_name, "train_metric": e.train_metric[-1] if e.train_metric else None},
         step=e.steps[-1], fixes=fixes, config_key=fixes[0].config_key,

@@ -20,6 +20,10 @@ class SaturatedActivationsThresholds(Thresholds):
                     "trace slow sigmoid training to it). The healthy tanh MLP measures 0.12, N(0,1)-initialised "
                     "tanh layers 0.87.")
     last_samples: int = Field(3, ge=1, description="Sampled steps at the end of the probe that are averaged.")
+    max_input_rms: float = Field(
+        5.0, gt=0, description="Largest per-feature input RMS (as TL103 measures it) for inputs to count as "
+                               "standardised; above it, unnormalised inputs are blamed first (they drive the "
+                               "pre-activations into saturation whatever the init). Raw wine features: 827.")
 
 
 def _output_module(run: RunRecord) -> str | None:
@@ -45,8 +49,9 @@ def saturated_activations(run: RunRecord, t: SaturatedActivationsThresholds) -> 
     causes: weights initialised too large, unnormalised inputs, or a learning rate that blew
     the pre-activations up.
     ## How to fix
-    Initialise with Xavier/Glorot weights, standardise the inputs, normalise pre-activations
-    (layer/batch norm), lower the learning rate, or use ReLU-family activations.
+    Initialise with Xavier/Glorot weights, standardise the inputs (first, when they are far from
+    unit scale: `max_input_rms`), normalise pre-activations (layer/batch norm), lower the
+    learning rate, or use ReLU-family activations.
     ## Not flagged
     The model's final activation when it is the output (a confident classifier's sigmoid
     outputs are near 0/1 by design); ReLU-family modules; a minority of saturated outputs.
@@ -62,22 +67,31 @@ def saturated_activations(run: RunRecord, t: SaturatedActivationsThresholds) -> 
     start = {n: samples(run.saturated_fraction, n)[0] for n in saturated}
     worst = max(saturated, key=saturated.get)
     builtin = run.model.is_builtin
+    rms = run.data.feature_rms_max
+    raw_inputs = rms is not None and rms > t.max_input_rms
+    scale = f": feature RMS reaches {rms:.3g}" if raw_inputs else ""
+    standardise = (Fix(f"standardise the inputs{scale}: set dataset.args.standardize: true (train-split mean/std)",
+                       config_key="dataset.args.standardize", value=True) if run.data.is_builtin
+                   else Fix(f"standardise the inputs (zero mean, unit variance per feature){scale}"))
     fixes = [
         Fix("initialise with Xavier/Glorot weights (variance 1/fan_in scale), not N(0, 1)",
             config_key="model.args.init" if builtin else None, value="xavier" if builtin else None),
         Fix("normalise pre-activations (layer or batch norm before the sigmoid/tanh)",
             config_key="model.args.norm" if builtin else None, value="layer" if builtin else None),
-        Fix("standardise the inputs (zero mean, unit variance per feature)"),
+        standardise,
         Fix("use ReLU or GELU hidden activations", config_key="model.args.activation" if builtin else None,
             value="relu" if builtin else None),
     ]
+    if raw_inputs:  # the measured cause first
+        fixes.insert(0, fixes.pop(2))
     listing = ", ".join(f"`{n}` ({run.model.activations.get(n, '?')}) {v:.0%}"
                         for n, v in sorted(saturated.items(), key=lambda kv: -kv[1]))
     yield Finding(
         message=f"{len(saturated)} activation module(s) have ≥ {t.max_saturated_fraction:.0%} of outputs "
                 f"saturated at the end of the probe: {listing}",
         evidence={"saturated_fraction": saturated, "saturated_fraction_at_start": start, "worst_module": worst,
-                  "max_saturated_fraction": t.max_saturated_fraction, "excluded_output_module": skip},
+                  "max_saturated_fraction": t.max_saturated_fraction, "excluded_output_module": skip,
+                  "input_rms_max": rms, "max_input_rms": t.max_input_rms},
         step=run.saturated_fraction.steps[-1], fixes=fixes,
-        config_key="model.args.init" if builtin else "model",
+        config_key=fixes[0].config_key or ("dataset" if raw_inputs else "model"),
     )

@@ -36,6 +36,18 @@ class LossDivergingThresholds(Thresholds):
     min_steps: int = Field(20, ge=5, description="Fewest finite loss values needed to judge.")
 
 
+def _warmup_fix(run: RunRecord, best_step: int) -> Fix:
+    """A linear warmup over twice the steps before the climb (10 to a quarter of the run): the LR
+    then reaches its full value only after the point where it overshot."""
+    warmup = int(min(max(10, 2 * (best_step + 1)), max(10, run.steps_planned // 4)))
+    text = f"add a linear warmup of {warmup} steps so early updates stay small"
+    if run.warmup_steps >= warmup:
+        return Fix(f"{text} (the current {run.warmup_steps}-step warmup is not enough: lower the LR instead)")
+    if run.scheduler_class is None and run.warmup_steps == 0:  # no schedule: a warmup-only one
+        return Fix(text, edits={"scheduler.name": "none", "scheduler.warmup_steps": warmup})
+    return Fix(text, config_key="scheduler.warmup_steps", value=warmup)
+
+
 @rule(code="TL204", name="loss-diverging", severity=Severity.ERROR, stage=Stage.RUN,
       requires=("train_loss",), thresholds=LossDivergingThresholds)
 def loss_diverging(run: RunRecord, t: LossDivergingThresholds) -> Iterator[Finding]:
@@ -73,7 +85,7 @@ def loss_diverging(run: RunRecord, t: LossDivergingThresholds) -> Iterator[Findi
     if clip is not None and run.clip_grad_norm is None:
         fixes.append(Fix(f"clip gradients at {clip:g} (90th percentile of the grad norm before the climb)",
                          "probe.clip_grad_norm", clip))
-    fixes.append(Fix("add a linear warmup (scheduler.warmup_steps) so early updates stay small"))
+    fixes.append(_warmup_fix(run, best_step))
     yield Finding(
         message=f"train loss climbed to {d.final:.4g}, {d.ratio:.1f}x its best level {d.best:.4g} "
                 f"(reached at step {best_step}), and stayed there",

@@ -27,8 +27,9 @@ def _diagnose(run: RunRecord, t: LossOutputMismatchThresholds) -> tuple[str, lis
     span = f"outputs in [{lo:.3g}, {hi:.3g}]"
     in_unit = lo >= 0.0 and hi <= 1.0
     squashing = last in ("Sigmoid", "Softmax")
-    drop_last = Fix(f"remove the final {last or 'softmax/sigmoid'} from forward: the loss applies it itself; "
-                    "apply it only when predicting")
+    where = f"{run.model.class_name}.forward" if run.model.class_name else "forward"
+    drop_last = Fix(f"remove the final {last or 'softmax/sigmoid'} from {where}: the loss applies it itself; "
+                    "apply it only when predicting", applicable=False)  # a code change, not a spec edit
     if loss in ("CrossEntropyLoss", "MultiMarginLoss") and fb.output_rows_sum_to_one:
         return (f"{loss} expects raw logits but receives probabilities (every row ≥ 0 and sums to 1, {span}): "
                 "softmax is applied twice and the gradients shrink", [drop_last], "model")

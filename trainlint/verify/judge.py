@@ -1,0 +1,154 @@
+"""Judge a re-run with a fix applied against the original probe: did the fix resolve the finding?
+
+A fix **resolves** a finding when all of these hold:
+
+1. the re-run completed (no crash, no non-finite loss, no trainlint failure);
+2. the finding's code is no longer reported (at warning or error);
+3. the validation metric (accuracy, or MAE for regression; never the loss, which a fix such as
+   `loss.name` changes the meaning of) is not worse than before by more than the noise tolerance;
+4. no error appeared that the original run did not have, and a new warning appeared only if the
+   metric *improved* beyond noise. A fix must not trade one problem for another (an LR cut so
+   deep that the divergence becomes a flat loss), but a fix that makes the run clearly better may
+   uncover what the old problem hid (a model that now trains, and now overfits).
+
+The noise tolerance is the largest of: the spread of the last `NOISE_EVALS` validation
+evaluations of either run (how much the metric still moves at the end), and `MIN_RELATIVE_GAP`
+of the metric before — the same notion of noise the compare commands rank by. A fix also
+**improved** the run when the metric got better by more than that tolerance. Both runs use the
+same seed, hence the same initial weights and data order, so the difference is the fix's.
+An original run that ended without a finite metric (its loss turned NaN before an evaluation)
+is compared as if it were at chance level: a fix must then beat a trivial predictor, not nothing.
+
+Pure functions of plain data: testable on fabricated results.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from trainlint.compare.ranking import (
+    MIN_RELATIVE_GAP,
+    NOISE_EVALS,
+    VariantResult,
+    final_train_loss,
+    noise_band,
+)
+from trainlint.verify.model import FixCheck
+
+LOUD = ("warning", "error")
+
+
+@dataclass
+class Baseline:
+    """The original probe, as the judge needs it."""
+
+    findings: list[dict] = field(default_factory=list)  # code, rule, severity (warnings and errors)
+    metric_name: str = "accuracy"
+    higher_is_better: bool = True
+    val_metric: list[float] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    chance_metric: float | None = None  # stands in for a missing metric (module docstring)
+
+    @property
+    def codes(self) -> list[str]:
+        return codes_of(self.findings)
+
+    @property
+    def metric(self) -> float | None:
+        return _last_finite(self.val_metric)
+
+
+def codes_of(findings: list[dict]) -> list[str]:
+    """Distinct warning/error codes, in report order."""
+    out: list[str] = []
+    for f in findings:
+        if f.get("severity") in LOUD and f["code"] not in out:
+            out.append(f["code"])
+    return out
+
+
+def judge(targets: list[str], before: Baseline, after: VariantResult, run_dir: str | None = None) -> FixCheck:
+    """Whether the re-run `after` resolved every code in `targets` (module docstring), with the numbers."""
+    now = codes_of(after.findings)
+    was = before.codes
+    removed = [c for c in was if c not in now]
+    remaining = [c for c in was if c in now]
+    added = [c for c in now if c not in was]
+    new = {f["code"]: (f.get("severity"), f"{f['code']} {f['rule']}") for f in after.findings if f["code"] in added}
+    new_errors = [name for severity, name in new.values() if severity == "error"]
+    new_warnings = [name for severity, name in new.values() if severity == "warning"]
+    m0, m1 = before.metric, after.final_metric
+    reference = m0 if m0 is not None else before.chance_metric
+    tolerance = _tolerance(before, after, reference)
+    sign = 1 if before.higher_is_better else -1
+    delta = (m1 - reference) * sign if reference is not None and m1 is not None else None
+    worse = m0 is not None and (m1 is None or (delta is not None and delta < -tolerance))
+    improved = m1 is not None and (reference is None or (delta is not None and delta > tolerance))
+    still = [c for c in targets if c in now]
+    completed = after.status == "completed"
+    traded = new_errors or (new_warnings if not improved else [])
+    resolved = completed and not still and not traded and not worse
+    name = f"val {before.metric_name}"
+    change = _change(name, m0, m1, delta * sign if delta is not None else None, tolerance)
+    if m0 is None and reference is not None:
+        change += f", against the chance level {_fmt(reference)} (no finite value before)"
+    if not completed:
+        reason = f"the re-run did not complete ({after.status}{': ' + after.error if after.error else ''})"
+    elif still:
+        reason = f"{' and '.join(still)} still {'fires' if len(still) == 1 else 'fire'}; {change}"
+    elif traded:
+        kind = "error" if new_errors else "warning, and the metric did not improve beyond noise"
+        reason = f"{', '.join(targets)} gone, but {', '.join(traded)} appeared ({kind}); {change}"
+    elif worse:
+        reason = f"{', '.join(targets)} gone, but {change}: worse beyond noise"
+    else:
+        reason = f"{', '.join(targets)} gone; {change}"
+    return FixCheck(
+        resolved=resolved, improved=improved, reason=reason, status=after.status,
+        findings_removed=removed, findings_remaining=remaining, findings_added=added,
+        worst_after=_worst(after.findings),
+        metric_name=before.metric_name, higher_is_better=before.higher_is_better,
+        metric_before=m0, metric_after=m1, metric_tolerance=tolerance,
+        train_loss_before=final_train_loss(before.train_loss), train_loss_after=final_train_loss(after.train_loss),
+        wall_seconds=round(after.wall_seconds, 3), run_dir=run_dir,
+    )
+
+
+def better(a: FixCheck, b: FixCheck) -> bool:
+    """Whether check `a` ended with a better validation metric than `b` (a missing metric is worst)."""
+    if a.metric_after is None:
+        return False
+    if b.metric_after is None:
+        return True
+    return a.metric_after > b.metric_after if a.higher_is_better else a.metric_after < b.metric_after
+
+
+def _worst(findings: list[dict]) -> str | None:
+    severities = {f.get("severity") for f in findings}
+    return next((s for s in ("error", "warning") if s in severities), None)
+
+
+def _tolerance(before: Baseline, after: VariantResult, reference: float | None) -> float:
+    bands = [noise_band(before.val_metric, NOISE_EVALS), noise_band(after.val_metric, NOISE_EVALS)]
+    floor = MIN_RELATIVE_GAP * abs(reference) if reference is not None else 0.0
+    return max([b for b in bands if b is not None] + [floor])
+
+
+def _change(name: str, m0: float | None, m1: float | None, diff: float | None, tolerance: float) -> str:
+    if m0 is None and m1 is None:
+        return f"no finite {name} before or after"
+    if diff is None:
+        return f"{name} {_fmt(m0)} → {_fmt(m1)}"
+    return f"{name} {_fmt(m0)} → {_fmt(m1)} ({diff:+.3g}; noise ±{tolerance:.2g})"
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.3f}" if abs(value) <= 1 else f"{value:.4g}"
+
+
+def _last_finite(values: list[float]) -> float | None:
+    last = values[-1] if values else math.nan
+    return float(last) if math.isfinite(last) else None
