@@ -15,12 +15,15 @@ class ComponentError(Exception):
     Attributes:
         field: dotted spec path to blame, e.g. ``"dataset.args.path"``.
         accepted: optional text listing the accepted values.
+        suggestions: close matches of a misspelt name, shown as "Did you mean ...?".
     """
 
-    def __init__(self, message: str, field: str, accepted: str | None = None):
+    def __init__(self, message: str, field: str, accepted: str | None = None,
+                 suggestions: list[str] | tuple[str, ...] = ()):
         super().__init__(message)
         self.field = field
         self.accepted = accepted
+        self.suggestions = list(suggestions)
 
 
 @dataclass(frozen=True)

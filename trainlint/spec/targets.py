@@ -52,13 +52,12 @@ def resolve_target(target: str, base_dir: Path, field: str) -> Any:
         if not hasattr(obj, part):
             callables = sorted(n for n, v in getattr(obj, "__dict__", {}).items()
                                if not n.startswith("_") and callable(v) and not inspect.ismodule(v))
-            error = ComponentError(
+            raise ComponentError(
                 f"`{module_part}` has no attribute `{attr_path}`",
                 field,
                 "callables defined there: " + (", ".join(callables[:20]) or "none"),
+                close_matches(part, callables),
             )
-            error.suggestions = close_matches(part, callables)  # read by spec.validate.as_spec_error
-            raise error
         obj = getattr(obj, part)
     if not callable(obj):
         raise ComponentError(f"`{target}` is not callable (a class or factory is expected)", field)

@@ -9,7 +9,6 @@ from trainlint.spec.errors import SpecError, close_matches
 from trainlint.spec.loader import LoadedSpec
 
 # A "did you mean" some registries write into their messages; moved to SpecError's own slot.
-_DID_YOU_MEAN = re.compile(r"\s*\(?\s*[Dd]id you mean ((?:`[^`]+`(?:,\s*|\s+or\s+)?)+)\?\)?")
 
 
 def check_names(loaded: LoadedSpec) -> None:
@@ -56,11 +55,7 @@ def check_names(loaded: LoadedSpec) -> None:
 def as_spec_error(loaded: LoadedSpec, exc: ComponentError, suggestions: list[str] | None = None) -> SpecError:
     """Locate a component error: the `--set` that gave the value, else the spec file line."""
     message = str(exc)
-    found = list(suggestions or getattr(exc, "suggestions", None) or [])
-    match = _DID_YOU_MEAN.search(message)
-    if match:
-        found = found or re.findall(r"`([^`]+)`", match.group(1))
-        message = (message[: match.start()] + message[match.end():]).strip()
+    found = list(suggestions or exc.suggestions)
     origin = loaded.origin(exc.field)
     line, col = (loaded.position(exc.field) or (None, None)) if origin is None else (None, None)
     return SpecError(

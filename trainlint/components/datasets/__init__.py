@@ -65,15 +65,17 @@ def build_dataset(spec: DatasetSpec, seed: int, spec_dir: Path) -> DataBundle:
         from trainlint.components.datasets.user import build_user_dataset
 
         return build_user_dataset(spec, seed, Path(spec_dir))
-    from trainlint.components.datasets.args import did_you_mean, parse_args
+    from trainlint.components.datasets.args import parse_args
     from trainlint.components.datasets.split import finish
+    from trainlint.spec.errors import close_matches
 
     name = spec.name or ""
     if name not in _MODULE_OF:
         raise ComponentError(
-            f"there is no built-in dataset `{name}`.{did_you_mean(name, list(NAMES))}",
+            f"there is no built-in dataset `{name}`",
             "dataset.name",
             ", ".join(NAMES) + " (or `target:` for your own)",
+            close_matches(name, NAMES),
         )
     module = importlib.import_module(f"{__name__}.{_MODULE_OF[name]}")
     args_model, builder = module.BUILDERS[name]

@@ -7,12 +7,12 @@ in one place); `parse_args` turns a spec's free-form `args` mapping into that mo
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trainlint.components.base import ComponentError
+from trainlint.spec.errors import close_matches
 
 
 class DatasetArgs(BaseModel):
@@ -26,14 +26,6 @@ class DatasetArgs(BaseModel):
 
 
 A = TypeVar("A", bound=DatasetArgs)
-
-
-def did_you_mean(word: str, candidates: list[str]) -> str:
-    """A `` Did you mean `x`?`` suffix for an error message, or ``""`` when nothing is close."""
-    hits = difflib.get_close_matches(word, candidates, n=3, cutoff=0.6)
-    if not hits:
-        return ""
-    return " Did you mean " + " or ".join(f"`{h}`" for h in hits) + "?"
 
 
 def parse_args(model: type[A], args: dict[str, Any], dataset: str) -> A:
@@ -53,9 +45,10 @@ def parse_args(model: type[A], args: dict[str, Any], dataset: str) -> A:
     for key in args:
         if key not in model.model_fields:
             raise ComponentError(
-                f"dataset `{dataset}` has no argument `{key}`.{did_you_mean(str(key), accepted)}",
+                f"dataset `{dataset}` has no argument `{key}`",
                 f"dataset.args.{key}",
                 accepted_text,
+                close_matches(str(key), accepted),
             )
     try:
         return model.model_validate(args)

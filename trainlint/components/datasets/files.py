@@ -25,8 +25,9 @@ import numpy as np
 from pydantic import Field
 
 from trainlint.components.base import ComponentError, InputKind, Task
-from trainlint.components.datasets.args import DatasetArgs, did_you_mean
+from trainlint.components.datasets.args import DatasetArgs
 from trainlint.components.datasets.split import Builder, RawData, encode_labels, infer_task
+from trainlint.spec.errors import close_matches
 
 
 class CsvArgs(DatasetArgs):
@@ -60,9 +61,10 @@ def _resolve(path: str | None, spec_dir: Path, kind: str) -> Path:
 def _column(name: str, header: list[str], arg: str) -> int:
     if name not in header:
         raise ComponentError(
-            f"column `{name}` is not in the CSV.{did_you_mean(name, header)}",
+            f"column `{name}` is not in the CSV",
             f"dataset.args.{arg}",
             "columns: " + ", ".join(header),
+            close_matches(name, header),
         )
     return header.index(name)
 
@@ -158,9 +160,10 @@ def build_npz(args: NpzArgs, seed: int, spec_dir: Path, task: Task | None) -> Ra
         for arg, key in (("x_key", args.x_key), ("y_key", args.y_key)):
             if key not in archive.files:
                 raise ComponentError(
-                    f"`{path.name}` has no array `{key}`.{did_you_mean(key, archive.files)}",
+                    f"`{path.name}` has no array `{key}`",
                     f"dataset.args.{arg}",
                     "arrays: " + ", ".join(archive.files),
+                    close_matches(key, archive.files),
                 )
             arrays[arg] = archive[key]
     x, y = arrays["x_key"], arrays["y_key"]

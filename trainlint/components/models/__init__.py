@@ -44,13 +44,10 @@ def build_model(
             (``model.name``), or an unknown or invalid argument (``model.args.<arg>``).
     """
     if name not in NAMES:
-        from trainlint.components.models.common import did_you_mean
+        from trainlint.spec.errors import close_matches
 
-        raise ComponentError(
-            f"unknown model `{name}`{did_you_mean(name, list(NAMES))}",
-            "model.name",
-            ", ".join(NAMES),
-        )
+        raise ComponentError(f"unknown model `{name}`", "model.name", ", ".join(NAMES),
+                             close_matches(name, NAMES))
     if num_outputs is None or num_outputs < 1:
         raise ComponentError(
             f"cannot size the model's output layer for a {info.task} task (num_outputs={num_outputs})",

@@ -7,7 +7,6 @@ can find with ``model.modules()``.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ from torch import nn
 
 from trainlint.components.base import ComponentError, DataInfo
 from trainlint.components.naming import normalize
+from trainlint.spec.errors import close_matches
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -47,12 +47,6 @@ _GAIN = {
 }
 
 
-def did_you_mean(word: str, candidates: list[str]) -> str:
-    """`` (did you mean `x`?)`` for the closest candidates, or an empty string."""
-    hits = difflib.get_close_matches(word, candidates, n=3, cutoff=0.6)
-    return " (did you mean " + " or ".join(f"`{h}`" for h in hits) + "?)" if hits else ""
-
-
 def resolve_args(model: str, args: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     """Merge ``args`` over the common and family defaults, checking names and shared options.
 
@@ -63,9 +57,10 @@ def resolve_args(model: str, args: dict[str, Any], defaults: dict[str, Any]) -> 
     for key in args:
         if key not in allowed:
             raise ComponentError(
-                f"model `{model}` has no argument `{key}`{did_you_mean(str(key), list(allowed))}",
+                f"model `{model}` has no argument `{key}`",
                 f"model.args.{key}",
                 ", ".join(sorted(allowed)),
+                close_matches(str(key), allowed),
             )
     merged = {**allowed, **args}
     merged["activation"] = choice(merged, "activation", list(ACTIVATIONS))
@@ -87,9 +82,10 @@ def choice(args: dict[str, Any], key: str, options: list[str]) -> str:
     if isinstance(value, str) and normalize(value) in by_key:
         return by_key[normalize(value)]
     raise ComponentError(
-        f"unknown {key} `{value}`{did_you_mean(str(value), options)}",
+        f"unknown {key} `{value}`",
         f"model.args.{key}",
         ", ".join(options),
+        close_matches(str(value), options),
     )
 
 
