@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainlint.analysis.series import finite
+from trainlint.analysis.series import finite, round_sig
 from trainlint.probe.record import LayerSeries, ModelFacts
 
 # Layers whose gradient scale is not comparable with a feature-mixing layer's: an embedding
@@ -67,13 +67,6 @@ def runaway_index(norms: Sequence[float], limit: float) -> int:
     return int(hits[0]) if len(hits) else len(arr)
 
 
-def round_sig(value: float, digits: int = 2) -> float:
-    """`value` rounded to `digits` significant digits (0 stays 0)."""
-    if value == 0 or not math.isfinite(value):
-        return value
-    return round(value, digits - 1 - int(math.floor(math.log10(abs(value)))))
-
-
 def clip_suggestion(grad_norms: Sequence[float], until: int, percentile: float = 90.0) -> float | None:
     """A gradient-clip value: a high percentile of the finite global norms before index `until`.
 
@@ -85,7 +78,7 @@ def clip_suggestion(grad_norms: Sequence[float], until: int, percentile: float =
     arr = arr[np.isfinite(arr) & (arr > 0)]
     if len(arr) == 0:
         return None
-    return round_sig(float(np.percentile(arr, percentile)))
+    return round_sig(float(np.percentile(arr, percentile)), 2)
 
 
 def comparable_layers(model: ModelFacts, names: Sequence[str]) -> list[str]:

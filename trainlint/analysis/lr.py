@@ -14,16 +14,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from trainlint.analysis.loss import jump_index
+from trainlint.analysis.series import round_sig
 from trainlint.probe.record import RunRecord
 
 TARGET_UPDATE_RATIO = 1e-3  # CS231n: updates around 1e-3 of the weights' scale
-
-
-def round_sig(x: float, digits: int = 1) -> float:
-    """`x` rounded to `digits` significant digits (3.7e-4 → 4e-4)."""
-    if x == 0 or not math.isfinite(x):
-        return x
-    return float(f"{x:.{digits - 1}e}")
 
 
 def _rescaled(run: RunRecord, before_step: int | None, skip_first: bool = False) -> np.ndarray | None:
@@ -91,16 +85,6 @@ def median_update_ratio(per_layer: dict[str, float]) -> float:
 def lr_for_ratio(lr: float, ratio: float, target: float = TARGET_UPDATE_RATIO) -> float:
     """The LR that would bring a measured update ratio to `target`, to one significant digit."""
     return round_sig(lr * target / ratio)
-
-
-def clip_value(grad_norm: Sequence[float], until: int, percentile: float = 90.0) -> float | None:
-    """A gradient-clipping threshold: a high percentile of the finite global grad norms seen
-    before index `until` (the stable part of the run); None when nothing usable was recorded."""
-    norms = np.asarray(grad_norm[:until], dtype=float)
-    norms = norms[np.isfinite(norms) & (norms > 0)]
-    if not len(norms):
-        return None
-    return round_sig(float(np.percentile(norms, percentile)), 2)
 
 
 def first_collapse(lr_series: Sequence[float], floor: float) -> int | None:

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from trainlint.analysis.lr import round_sig
+from trainlint.analysis.series import round_sig
 
 EARLY_FRACTION = 0.1  # a minimum this early in the sweep means "diverging from the start"
 FLAT_DROP = 0.05  # a descent under 5 % of the start level is a flat curve

@@ -164,8 +164,9 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
             phase = "loss"
             loss = loss_fn(out, y)
             _check_scalar(loss)
+            loss_value = loss.detach()
             if step == 0:
-                record.first_batch.initial_loss = float(loss.detach())
+                record.first_batch.initial_loss = float(loss_value)
             phase = "backward"
             loss.backward()
             if use_grads:
@@ -179,7 +180,7 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
             if sampled and use_updates:
                 updates.after_step(step)
             record.lr_series.append(optimizer.param_groups[0]["lr"])
-            schedule.step(loss.detach())
+            schedule.step(loss_value)
         except KeyboardInterrupt:
             stop = "interrupted"
             break
@@ -191,17 +192,18 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
         record.steps.append(step)
         record.step_time_s.append(t2 - t0)
         record.data_wait_s.append(t1 - t0)
-        pending_loss.append(loss.detach())
-        if cpu and not math.isfinite(float(loss.detach())):
+        pending_loss.append(loss_value)
+        if cpu and not math.isfinite(float(loss_value)):
             stop = "non_finite_loss"
         if stop is None and interrupt.requested():  # Ctrl-C: stop after this step (see probe/interrupt.py)
             stop = "interrupted"
         last = step == steps - 1 or stop is not None
         flushed = (step + 1) % SYNC_EVERY == 0 or last
         if flushed:
+            checked = len(record.train_loss)
             _flush(record, pending_loss, grads, updates, acts)
-            if not cpu and not math.isfinite(record.train_loss[-1] if record.train_loss else 0.0):
-                stop = "non_finite_loss"
+            if not cpu and not all(math.isfinite(v) for v in record.train_loss[checked:]):
+                stop = "non_finite_loss"  # off CPU the loss reaches the host only here
             if progress is not None:
                 progress(step + 1, steps, record.train_loss[-1])
         if use_resources and (step % RESOURCE_EVERY == 0 or last):
@@ -221,7 +223,7 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
         writer.write_available(record)
     record.loop_seconds = time.perf_counter() - loop_started
     record.stop_reason = stop or "completed"
-    if record.steps:
+    if record.steps and use_grads:
         record.params_never_grad = grads.never_grad()
         _sample_resources(record, resources, record.steps[-1])
 

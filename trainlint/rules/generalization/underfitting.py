@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import Field
 
 from trainlint.analysis.generalization import decay_pull, median_update_ratio, progress_over_chance
-from trainlint.analysis.lr import round_sig
+from trainlint.analysis.series import round_sig
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 

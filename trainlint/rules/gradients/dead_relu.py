@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
-from trainlint.analysis.gradients import round_sig, samples, tail
+from trainlint.analysis.gradients import samples, tail
+from trainlint.analysis.series import round_sig
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -55,7 +56,7 @@ def dead_relu(run: RunRecord, t: DeadReluThresholds) -> Iterator[Finding]:
     worst = max(dead, key=lambda n: dead[n][1])
     at_init = all(start >= t.max_dead_fraction for start, _ in dead.values())
     builtin = run.model.is_builtin
-    lr = round_sig(run.lr / 10)
+    lr = round_sig(run.lr / 10, 2)
     lr_fix = Fix(f"lower optimizer.lr 10x, to {lr:g}: large updates push ReLU biases negative for good",
                  config_key="optimizer.lr", value=lr)
     init_fix = Fix("initialise with Kaiming (He) weights and zero biases so pre-activations start centred",

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import numpy as np
 from pydantic import Field
 
-from trainlint.analysis.gradients import clip_suggestion, norm_profile, round_sig, runaway_index
+from trainlint.analysis.gradients import clip_suggestion, norm_profile, runaway_index
+from trainlint.analysis.series import round_sig
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -31,7 +32,7 @@ class ExplodingGradientsThresholds(Thresholds):
 
 
 def _lr_fix(run: RunRecord) -> Fix:
-    lr = round_sig(run.lr / 10)
+    lr = round_sig(run.lr / 10, 2)
     return Fix(f"lower optimizer.lr 10x, to {lr:g}: exploding updates feed on a too-large step",
                config_key="optimizer.lr", value=lr)
 

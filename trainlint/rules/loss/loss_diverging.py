@@ -7,14 +7,14 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
+from trainlint.analysis.gradients import clip_suggestion
 from trainlint.analysis.loss import divergence
 from trainlint.analysis.lr import (
     blow_up_cut,
-    clip_value,
     lr_for_ratio,
-    round_sig,
     typical_update_ratio,
 )
+from trainlint.analysis.series import round_sig
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -81,7 +81,7 @@ def loss_diverging(run: RunRecord, t: LossDivergingThresholds) -> Iterator[Findi
     if not math.isfinite(new_lr) or new_lr > run.lr / d.ratio:
         new_lr = round_sig(run.lr / d.ratio)  # at least by the factor the loss grew
     fixes = [Fix(f"lower optimizer.lr from {run.lr:g} to {new_lr:g}", "optimizer.lr", new_lr)]
-    clip = clip_value(run.grad_norm, d.best_index + 1)
+    clip = clip_suggestion(run.grad_norm, d.best_index + 1)
     if clip is not None and run.clip_grad_norm is None:
         fixes.append(Fix(f"clip gradients at {clip:g} (90th percentile of the grad norm before the climb)",
                          "probe.clip_grad_norm", clip))

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pydantic import Field
 
 from trainlint.analysis.loss import metric_bounce, oscillation, progress
-from trainlint.analysis.lr import blow_up_cut, lr_for_ratio, round_sig, typical_update_ratio
+from trainlint.analysis.lr import blow_up_cut, lr_for_ratio, typical_update_ratio
+from trainlint.analysis.series import round_sig
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 

@@ -8,14 +8,14 @@ from collections.abc import Iterator
 import numpy as np
 from pydantic import Field
 
+from trainlint.analysis.gradients import clip_suggestion
 from trainlint.analysis.loss import first_non_finite
 from trainlint.analysis.lr import (
     blow_up_cut,
-    clip_value,
     lr_for_ratio,
-    round_sig,
     typical_update_ratio,
 )
+from trainlint.analysis.series import round_sig
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -85,7 +85,7 @@ def non_finite_loss(run: RunRecord, t: NonFiniteLossThresholds) -> Iterator[Find
     new_lr = lr_for_ratio(run.lr, ratio) if math.isfinite(ratio) and ratio > 0 else math.nan
     if not math.isfinite(new_lr) or new_lr >= run.lr / 3:
         new_lr = round_sig(run.lr / 10)
-    clip = clip_value(run.grad_norm, stable, t.clip_percentile)
+    clip = clip_suggestion(run.grad_norm, stable, t.clip_percentile)
     lr_fix = Fix(f"lower optimizer.lr from {run.lr:g} to {new_lr:g}" + (
         f" (brings the update ratio {ratio:.1e} to ~1e-3)" if math.isfinite(ratio) and ratio > 0 else ""),
         "optimizer.lr", new_lr)

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
+from trainlint.analysis.gradients import clip_suggestion
 from trainlint.analysis.loss import divergence, first_non_finite, jump_index, oscillation, progress
-from trainlint.analysis.lr import clip_value, layer_update_ratios, lr_for_ratio, median_update_ratio
+from trainlint.analysis.lr import layer_update_ratios, lr_for_ratio, median_update_ratio
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -103,7 +104,7 @@ def lr_too_high(run: RunRecord, t: LrTooHighThresholds) -> Iterator[Finding]:
     fixes = [Fix(f"lower optimizer.lr from {run.lr:g} to {new_lr:g} (brings the update ratio {ratio:.1e} "
                  f"to ~{t.target_update_ratio:g}{note})", "optimizer.lr", new_lr),
              Fix("confirm with `trainlint lr-find`")]
-    clip = clip_value(run.grad_norm, len(run.grad_norm) if cut is None else cut)
+    clip = clip_suggestion(run.grad_norm, len(run.grad_norm) if cut is None else cut)
     if clip is not None and run.clip_grad_norm is None:
         fixes.append(Fix(f"clip gradients at {clip:g} if spikes remain", "probe.clip_grad_norm", clip))
     top = max(per_layer, key=per_layer.get)
