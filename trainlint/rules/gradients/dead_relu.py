@@ -70,7 +70,8 @@ def dead_relu(run: RunRecord, t: DeadReluThresholds) -> Iterator[Finding]:
     when = "dead from the first sampled step (initialisation)" if at_init else "died during training"
     listing = ", ".join(f"`{n}` {end:.0%}" for n, (_, end) in sorted(dead.items(), key=lambda kv: -kv[1][1]))
     yield Finding(
-        message=f"{len(dead)} ReLU module(s) have ≥ {t.max_dead_fraction:.0%} dead units ({listing}); {when}",
+        message=f"{len(dead)} ReLU module(s) kept ≥ {t.max_dead_fraction:.0%} dead units over the last "
+                f"{t.last_samples} samples (lowest: {listing}); {when}",
         evidence={"dead_fraction": {n: end for n, (_, end) in dead.items()},
                   "dead_fraction_at_start": {n: start for n, (start, _) in dead.items()},
                   "worst_module": worst, "max_dead_fraction": t.max_dead_fraction, "dead_at_init": at_init},
