@@ -2,13 +2,18 @@
 
 For each workload the same training steps (same model, data, seed, device, threads) run as
 (a) a plain loop `zero_grad / forward / loss / backward / step / scheduler.step` and (b)
-trainlint's probe with default recording, interleaved A B A B over several repeats. Probe
-time is its training loop minus the evaluations (which a plain loop does not do). Each
-recorder family is then timed alone, so the costly one is visible. Finally the start-up of
-`trainlint probe configs/quickstart.yaml` (process start → first training step) and its
-total wall time are measured in a subprocess.
+trainlint's probe with default recording, writing metrics.jsonl as `trainlint probe` does.
+Each repeat runs every variant once, in turn (A B A B ...), so drift on a shared machine hits
+them alike; ratios are taken within a repeat and their median is reported with min-max.
 
-    python benchmarks/overhead.py            # full: 5 repeats x 300 steps
+Probe time is its training loop minus the evaluations, which a plain loop does not do. An
+evaluation still leaves the caches cold for the next few steps; the `+eval` column divides by
+a plain loop that also evaluates every `eval_every` steps (timed out the same way), so it
+shows the instrumentation alone. Each recorder family is also timed alone, so the costly one
+is visible. Finally the start-up of `trainlint probe configs/quickstart.yaml` (process start
+to first training step) and its total wall time are measured in a subprocess.
+
+    python benchmarks/overhead.py            # full: 9 repeats x 300 steps, torch's default threads
     python benchmarks/overhead.py --tiny     # CI smoke: proves it runs, numbers meaningless
 """
 
@@ -29,6 +34,7 @@ import torch
 
 from trainlint.components.build import build_components
 from trainlint.probe.loop import FAMILIES, run_probe
+from trainlint.probe.recorders.evaluation import Evaluator
 from trainlint.spec.loader import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,15 +46,19 @@ WORKLOADS = {
 }
 
 
-def plain_loop(loaded) -> float:
-    """Seconds per step of the plain loop on freshly built components."""
+def plain_loop(loaded, evaluate: bool = False) -> float:
+    """Seconds per step of the plain loop on freshly built components (evaluations timed out)."""
     comps = build_components(loaded, torch.device("cpu"))
     model, loss_fn, opt, sched = comps.model, comps.loss_fn, comps.optimizer, comps.schedule
-    clip, steps = loaded.spec.probe.clip_grad_norm, loaded.spec.probe.steps
+    probe = loaded.spec.probe
+    clip, steps, every = probe.clip_grad_norm, probe.steps, probe.eval_every
+    evaluator = Evaluator(model, loss_fn, comps.val_loader, comps.data.train, comps.info.task,
+                          type(loss_fn).__name__, comps.device, loaded.spec.seed) if evaluate else None
     model.train()
     batches = iter(comps.train_loader)
+    eval_seconds = 0.0
     start = time.perf_counter()
-    for _ in range(steps):
+    for step in range(steps):
         try:
             x, y = next(batches)
         except StopIteration:
@@ -61,41 +71,42 @@ def plain_loop(loaded) -> float:
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         opt.step()
         sched.step(loss.detach())
-    return (time.perf_counter() - start) / steps
+        if evaluator is not None and ((step + 1) % every == 0 or step == steps - 1):
+            t = time.perf_counter()
+            evaluator.evaluate()
+            eval_seconds += time.perf_counter() - t
+    return (time.perf_counter() - start - eval_seconds) / steps
 
 
 def probe_loop(loaded, families=FAMILIES) -> float:
-    """Seconds per step of the probe's training loop (evaluations excluded)."""
+    """Seconds per step of the probe's training loop (evaluations excluded), metrics.jsonl written."""
     comps = build_components(loaded, torch.device("cpu"))
-    record = run_probe(loaded, components=comps, families=families)
+    with tempfile.TemporaryDirectory() as out:
+        record = run_probe(loaded, Path(out), components=comps, families=families)
     return (record.loop_seconds - record.eval_seconds) / record.steps_run
 
 
 def measure(config: str, steps: int, repeats: int) -> dict:
     loaded = load_spec(ROOT / config, [f"probe.steps={steps}", "device=cpu"])
+    variants = {"probe": lambda: probe_loop(loaded), "plain+eval": lambda: plain_loop(loaded, evaluate=True),
+                "loop": lambda: probe_loop(loaded, frozenset()),
+                **{f: (lambda f=f: probe_loop(loaded, frozenset({f}))) for f in sorted(FAMILIES)}}
     plain_loop(loaded)  # warm-up: allocator, caches, lazy imports
-    probe_loop(loaded)
-    plain, probe = [], []
-    for _ in range(repeats):  # interleaved A B A B so drift hits both alike
-        plain.append(plain_loop(loaded))
-        probe.append(probe_loop(loaded))
-    ratios = [b / a for a, b in zip(plain, probe, strict=True)]
-    per_family = {}
-    for family in sorted(FAMILIES):
-        a, b = [], []
-        for _ in range(repeats):
-            a.append(plain_loop(loaded))
-            b.append(probe_loop(loaded, frozenset({family})))
-        per_family[family] = min(b) / min(a)
-    a, b = [], []
-    for _ in range(repeats):
-        a.append(plain_loop(loaded))
-        b.append(probe_loop(loaded, frozenset()))
-    # Best-of-N: on a shared machine other processes only ever add time, so the fastest
-    # repeat is the best estimate of each loop's own cost (as `timeit` recommends).
-    return {"plain_s": min(plain), "probe_s": min(probe), "ratio": min(probe) / min(plain),
-            "ratio_median": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
-            "loop_only": min(b) / min(a), "families": per_family}
+    for run in variants.values():
+        run()
+    times: dict[str, list[float]] = {"plain": [], **{k: [] for k in variants}}
+    for _ in range(repeats):  # in turn, so drift hits every variant alike
+        times["plain"].append(plain_loop(loaded))
+        for name, run in variants.items():
+            times[name].append(run())
+    ratios = {name: [b / a for a, b in zip(times["plain"], times[name], strict=True)] for name in variants}
+    with_eval = [b / a for a, b in zip(times["plain+eval"], times["probe"], strict=True)]
+    return {"plain_s": statistics.median(times["plain"]), "probe_s": statistics.median(times["probe"]),
+            "ratio": statistics.median(ratios["probe"]), "ratio_min": min(ratios["probe"]),
+            "ratio_max": max(ratios["probe"]), "vs_eval": statistics.median(with_eval),
+            "best_of": min(times["probe"]) / min(times["plain"]),
+            "loop_only": statistics.median(ratios["loop"]),
+            "families": {f: statistics.median(ratios[f]) for f in FAMILIES}}
 
 
 def startup(steps: int) -> tuple[float, float]:
@@ -114,26 +125,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="a few steps, to prove the script runs")
     parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--only", nargs="+", choices=sorted(WORKLOADS), help="run these workloads only")
     args = parser.parse_args()
     steps, repeats = (10, 1) if args.tiny else (args.steps, args.repeats)
     torch.set_num_threads(args.threads)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__}, {args.threads} thread(s); {steps} steps x {repeats} repeats")
-    header = (f"{'workload':<20} {'plain ms':>9} {'probe ms':>9} {'ratio':>6} {'median':>7} {'min-max':>11}"
-              f" {'loop':>6}")
     families = sorted(FAMILIES)
-    print(header + "".join(f" {f[:10]:>10}" for f in families))
+    print(f"{'workload':<20} {'plain ms':>9} {'probe ms':>9} {'ratio':>6} {'min-max':>11} {'+eval':>6}"
+          f" {'best':>6} {'loop':>6}" + "".join(f" {f[:10]:>10}" for f in families))
     for name, config in WORKLOADS.items():
+        if args.only and name not in args.only:
+            continue
         m = measure(config, steps, repeats)
         row = (f"{name:<20} {m['plain_s'] * 1e3:>9.3f} {m['probe_s'] * 1e3:>9.3f} {m['ratio']:>6.3f} "
-               f"{m['ratio_median']:>7.3f} {m['ratio_min']:>5.2f}-{m['ratio_max']:<5.2f} {m['loop_only']:>6.3f}")
+               f"{m['ratio_min']:>5.2f}-{m['ratio_max']:<5.2f} {m['vs_eval']:>6.3f} {m['best_of']:>6.3f}"
+               f" {m['loop_only']:>6.3f}")
         print(row + "".join(f" {m['families'][f]:>10.3f}" for f in families), flush=True)
     first, wall = startup(steps=300 if not args.tiny else 20)
     print(f"quickstart: process start -> first training step {first:.2f} s; whole `trainlint probe` {wall:.2f} s")
-    print("ratio = best-of-repeats probe / plain seconds per step; median, min-max = of the per-repeat ratios;"
-          " loop = probe with every recorder off; family columns = that recorder alone / plain (best of repeats).")
+    print("ms = median seconds per step x 1000; ratio = median over repeats of probe / plain (same repeat),"
+          " min-max of those ratios; +eval = probe / a plain loop that also evaluates every eval_every steps;"
+          " best = fastest probe / fastest plain; loop = probe with every recorder off;"
+          " family columns = that recorder alone / plain.")
 
 
 if __name__ == "__main__":

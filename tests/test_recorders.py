@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -46,7 +47,7 @@ def naive_layer_norms(model: nn.Module, of) -> dict[str, float]:
 def setup():
     torch.manual_seed(0)
     model = Tiny()
-    index = LayerIndex.of(model, torch.device("cpu"))
+    index = LayerIndex.of(model)
     optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1, momentum=0.9)
     x, y = torch.randn(16, 5), torch.randint(0, 3, (16,))
     return model, index, optimizer, x, y
@@ -56,7 +57,7 @@ def test_layer_index_groups_trainable_parameters_by_owner(setup):
     model, index, *_ = setup
     assert index.layers == TRAINABLE_LAYERS
     assert "head.bias" not in index.param_names  # frozen: not recorded
-    assert index.owner.tolist() == [0, 0, 1, 1, 2, 2, 3, 4, 4]
+    assert index.owner == [0, 0, 1, 1, 2, 2, 3, 4, 4]
 
 
 def test_gradient_and_update_recorders_match_naive_loop(setup):
@@ -104,7 +105,7 @@ def test_never_grad_includes_always_zero_gradients():
     model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
     with torch.no_grad():
         model[0].bias.fill_(-100.0)  # every ReLU unit dead: the first layer's gradient is exactly zero
-    grads = GradientRecorder(LayerIndex.of(model, torch.device("cpu")))
+    grads = GradientRecorder(LayerIndex.of(model))
     for _ in range(2):
         model.zero_grad(set_to_none=True)
         model(torch.randn(8, 4)).sum().backward()
@@ -166,3 +167,117 @@ def test_three_step_probe_records_consistent_series(tmp_path):
     assert record.update_ratio.steps == [0, 2] == record.saturated_fraction.steps
     assert all(0 < r < 1 for row in record.update_ratio.values for r in row)
     assert record.params_never_grad == [] and record.resources.rss_mb
+
+
+def test_sigmoid_saturation_counts_both_bounds():
+    recorder = ActivationRecorder(nn.Sequential(nn.Sigmoid()))
+    x = torch.tensor([[-10.0, -4.0, 0.0, 4.0, 10.0, 6.0]])  # sigmoid: ~0, 0.018, 0.5, 0.982, ~1, 0.9975
+    recorder.arm()
+    recorder.modules["0"](x)
+    recorder.disarm(0)
+    ((_, ((dead, saturated, mean, std),)),) = recorder.flush()
+    assert math.isnan(dead)
+    assert saturated == pytest.approx(3 / 6)  # -10, 10 and 6 are within 0.01 of a bound
+    y = torch.sigmoid(x)
+    assert (mean, std) == pytest.approx((float(y.mean()), float(y.std())), rel=1e-5)
+
+
+def test_resource_sample_matches_psutil_and_counts_cpu_time():
+    import time
+
+    import psutil
+
+    from trainlint.probe.recorders.resources import ResourceRecorder
+
+    recorder = ResourceRecorder(torch.device("cpu"))
+    start = time.perf_counter()
+    while time.perf_counter() - start < 0.2:  # busy: CPU time ≈ wall time on this thread
+        pass
+    rss, cpu, cuda_mem, gpu_util = recorder.sample()
+    assert rss == pytest.approx(psutil.Process().memory_info().rss / 2**20, rel=0.05)
+    assert 50 < cpu < 250
+    assert math.isnan(cuda_mem) and math.isnan(gpu_util)
+    time.sleep(0.2)  # idle: little CPU time since the previous sample
+    assert recorder.sample()[1] < 50
+
+
+def _tiny_spec(tmp_path, steps: int = 60):
+    from trainlint.spec.loader import load_spec
+
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text("dataset: {name: iris, args: {standardize: true}, batch_size: 16}\n"
+                    "model: {name: mlp, args: {hidden: [8], activation: relu}}\n"
+                    "loss: {name: cross_entropy}\n"
+                    "optimizer: {name: adam, lr: 0.01}\n"
+                    f"probe: {{steps: {steps}, eval_every: 20, stats_every: 7}}\n")
+    return load_spec(spec)
+
+
+def test_flush_cadence_changes_nothing_recorded(tmp_path, monkeypatch):
+    """Flushing every 7 steps (and writing metrics.jsonl each time) records what one flush at the end does."""
+    from dataclasses import asdict
+
+    from trainlint.probe import loop
+
+    volatile = ("step_time_s", "data_wait_s", "loop_seconds", "eval_seconds", "wall_seconds", "startup_seconds",
+                "first_step_after_process_start_s", "resources")
+    records, lines, progress = [], [], []
+    for flush_steps, out in ((7, tmp_path / "often"), (10_000, tmp_path / "once")):
+        monkeypatch.setattr(loop, "FLUSH_STEPS", flush_steps)
+        monkeypatch.setattr(loop, "FLUSH_SECONDS", 1e9)
+        calls = []
+        record = loop.run_probe(_tiny_spec(tmp_path), out, progress=lambda done, *_, seen=calls: seen.append(done))
+        records.append(json.dumps({k: v for k, v in asdict(record).items() if k not in volatile}, sort_keys=True))
+        lines.append([{k: v for k, v in json.loads(line).items() if k not in ("step_time_s", "data_wait_s")}
+                      for line in (out / "metrics.jsonl").read_text().splitlines()])
+        progress.append(calls)
+    assert records[0] == records[1]  # as JSON text: NaN (no saturation for ReLU) equals NaN there
+    assert lines[0] == lines[1] and [r["step"] for r in lines[0]] == list(range(60))
+    assert progress == [[7, 14, 21, 28, 35, 42, 49, 56, 60], [60]]
+
+
+def test_metrics_lines_equal_json_dumps_of_the_record(tmp_path):
+    """The hand-formatted rows parse to exactly what json.dumps of the record's values gives."""
+    from trainlint.probe.loop import run_probe
+    from trainlint.probe.metrics import SERIES, MetricsWriter, _clean
+
+    record = run_probe(_tiny_spec(tmp_path, steps=30))
+    record.train_loss[3], record.grad_norm[5], record.layer_grad_norm.values[7][0] = math.nan, math.inf, -math.inf
+    writer = MetricsWriter(tmp_path / "m.jsonl")
+    writer.write_available(record)
+    writer.close()
+    rows = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text().splitlines()]
+    assert len(rows) == 30
+    for i, row in enumerate(rows):
+        step = record.steps[i]
+        want = {"step": step, "train_loss": _clean(record.train_loss[i]), "lr": _clean(record.lr_series[i]),
+                "step_time_s": record.step_time_s[i], "data_wait_s": record.data_wait_s[i],
+                "grad_norm": _clean(record.grad_norm[i])}
+        for key in SERIES:
+            series = getattr(record, key)
+            if step in series.steps:
+                values = series.values[series.steps.index(step)]
+                want[key] = {n: _clean(v) for n, v in zip(series.names, values, strict=True)}
+        if step in record.evals.steps:
+            j = record.evals.steps.index(step)
+            want.update(val_loss=record.evals.val_loss[j], val_metric=record.evals.val_metric[j],
+                        train_eval_loss=record.evals.train_loss[j], train_eval_metric=record.evals.train_metric[j])
+        assert json.loads(json.dumps(want)) == row
+    assert rows[3]["train_loss"] is None and rows[5]["grad_norm"] is None
+    assert rows[7]["layer_grad_norm"][record.layer_grad_norm.names[0]] is None
+
+
+def test_probe_restores_garbage_collection(tmp_path):
+    import gc
+
+    from trainlint.probe.loop import run_probe
+
+    assert gc.isenabled()
+    run_probe(_tiny_spec(tmp_path, steps=5))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        run_probe(_tiny_spec(tmp_path, steps=5))
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()

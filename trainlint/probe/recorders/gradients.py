@@ -1,14 +1,15 @@
 """Gradient recorder: global and per-layer gradient norms every step, computed fused on device.
 
 Why every step: exploding gradients and NaNs can appear in one step and must not be hidden
-by sampling. Why it is cheap: per step only one `_foreach_norm` over all gradients and one
-`stack`, kept on device; folding parameters into layers, the global norm and the
-never-had-a-gradient mask are computed once per flush for all pending steps together, and
-copied to the host then (every `SYNC_EVERY` steps).
+by sampling. Why it is cheap: per step only one `_foreach_norm` over all gradients, kept on
+device; the norms are stacked and copied to the host once per flush, where folding parameters
+into layers, the global norm and the never-had-a-gradient mask are computed for all pending
+steps together (see `FLUSH_STEPS` in probe/loop.py).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from trainlint.probe.recorders.layers import LayerIndex
@@ -18,8 +19,8 @@ class GradientRecorder:
     def __init__(self, index: LayerIndex):
         self.index = index
         self._pending: list[list[torch.Tensor]] = []  # per step: per-parameter 0-d norms
-        self._ever_nonzero = torch.zeros(len(index.params), dtype=torch.bool, device=index.owner.device)
-        self._zero = torch.zeros((), device=index.owner.device)  # the norm of a missing gradient
+        self._ever_nonzero = np.zeros(len(index.params), dtype=bool)
+        self._zero = torch.zeros((), device=index.device)  # the norm of a missing gradient
 
     def after_backward(self) -> None:
         """Record this step's per-parameter gradient norms (on device, not synced).
@@ -39,26 +40,24 @@ class GradientRecorder:
         """Rows `[global, layer_0, ..., layer_L-1]` for the pending steps (one host copy)."""
         if not self._pending:
             return []
-        norms = self._stacked()
+        norms = self._host()
         self._pending.clear()
         self._ever_nonzero |= (norms > 0).any(0)
-        squares = norms.square()
-        layers = torch.zeros(norms.shape[0], len(self.index.layers), dtype=squares.dtype, device=squares.device)
-        layers.index_add_(1, self.index.owner, squares)
-        rows = torch.cat([squares.sum(1, keepdim=True), layers], dim=1).sqrt_()
-        return rows.cpu().tolist()
+        total = np.sqrt(np.square(norms.astype(np.float64)).sum(1, keepdims=True))
+        return np.concatenate([total, self.index.fold(norms)], axis=1).tolist()
 
-    def _stacked(self) -> torch.Tensor:
-        """The pending norms as one (steps, params) float tensor: a single `stack`."""
-        flat = [n.float() for row in self._pending for n in row]
+    def _host(self) -> np.ndarray:
+        """The pending norms as one (steps, params) float32 array: a single `stack` and copy."""
+        flat = [n for row in self._pending for n in row]
         if not flat:  # no trainable parameter at all
-            return torch.zeros(len(self._pending), 0, device=self._zero.device)
-        return torch.stack(flat).view(len(self._pending), len(self.index.params))
+            return np.zeros((len(self._pending), 0), dtype=np.float32)
+        # `stack` promotes mixed dtypes (fp16/bf16 norms next to fp32); one `.float()` after it
+        # costs one op instead of one per norm.
+        return torch.stack(flat).float().cpu().numpy().reshape(len(self._pending), len(self.index.params))
 
     def never_grad(self) -> list[str]:
         """Trainable parameters whose gradient was None or zero at every step so far."""
         mask = self._ever_nonzero
         if self._pending:
-            mask = mask | (self._stacked() > 0).any(0)
-        mask = mask.cpu().tolist()
-        return [n for n, ok in zip(self.index.param_names, mask, strict=True) if not ok]
+            mask = mask | (self._host() > 0).any(0)
+        return [n for n, ok in zip(self.index.param_names, mask.tolist(), strict=True) if not ok]

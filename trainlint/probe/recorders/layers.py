@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -12,19 +13,21 @@ class LayerIndex:
     """Trainable parameters grouped by the module that owns them.
 
     Attributes:
-        params: trainable parameters, in registration order.
+        params: trainable parameters, in registration order (a layer's parameters are adjacent).
         param_names: their qualified names.
         layers: owning module names (one entry per layer), in registration order.
-        owner: for each parameter, the position of its layer in `layers` (a long tensor).
+        owner: for each parameter, the position of its layer in `layers` (non-decreasing).
+        device: where the parameters live (the first one's device; CPU when there are none).
     """
 
     params: list[torch.nn.Parameter]
     param_names: list[str]
     layers: list[str]
-    owner: torch.Tensor
+    owner: list[int]
+    device: torch.device
 
     @classmethod
-    def of(cls, model: torch.nn.Module, device: torch.device) -> LayerIndex:
+    def of(cls, model: torch.nn.Module) -> LayerIndex:
         params, names, layers, owner = [], [], [], []
         for mod_name, module in model.named_modules():
             own = [(n, p) for n, p in module.named_parameters(recurse=False) if p.requires_grad]
@@ -35,10 +38,18 @@ class LayerIndex:
                 params.append(p)
                 names.append(f"{mod_name}.{n}" if mod_name else n)
                 owner.append(len(layers) - 1)
-        return cls(params, names, layers, torch.tensor(owner, dtype=torch.long, device=device))
+        device = params[0].device if params else torch.device("cpu")
+        return cls(params, names, layers, owner, device)
 
-    def fold(self, per_param_norms: torch.Tensor) -> torch.Tensor:
-        """Per-layer L2 norms from per-parameter L2 norms (on device, no sync)."""
-        squares = per_param_norms.square()
-        out = torch.zeros(len(self.layers), dtype=squares.dtype, device=squares.device)
-        return out.index_add_(0, self.owner, squares).sqrt_()
+    def fold(self, per_param_norms: np.ndarray) -> np.ndarray:
+        """Per-layer L2 norms `(..., layers)` from per-parameter L2 norms `(..., params)`, in float64.
+
+        Why on the host: the norms reach it once per flush anyway, and a layer's parameters
+        are adjacent, so one `reduceat` folds every step at once, where torch would need four
+        small tensor ops.
+        """
+        squares = np.square(np.asarray(per_param_norms, dtype=np.float64))
+        if not self.layers:
+            return squares[..., :0]
+        starts = [i for i, o in enumerate(self.owner) if i == 0 or o != self.owner[i - 1]]
+        return np.sqrt(np.add.reduceat(squares, starts, axis=-1))

@@ -3,10 +3,16 @@
 Why sampled: the ratio needs a copy of the weights before the optimizer step; copying every
 step would double the memory traffic of small models. Every `stats_every` steps is enough to
 see a ratio that sits orders of magnitude away from ~1e-3.
+
+Why the folding waits for the flush: a sampled step keeps only its per-parameter norms (‖w‖
+then ‖Δw‖, 0-d tensors on device); stacking, folding them into layers and dividing happen
+once per flush for every pending sample together, and the weights are copied into a buffer
+kept between samples, so a sampled step costs four foreach ops and no allocation.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from trainlint.probe.recorders.layers import LayerIndex
@@ -15,31 +21,40 @@ from trainlint.probe.recorders.layers import LayerIndex
 class UpdateRecorder:
     def __init__(self, index: LayerIndex):
         self.index = index
-        self._before: list[torch.Tensor] | None = None
-        self._pending: list[tuple[int, torch.Tensor]] = []  # (step, [param_norm_L..., ratio_L...])
+        self._snapshot: list[torch.Tensor] | None = None  # reused: one copy of the weights, made once
+        self._armed = False
+        self._pending: list[tuple[int, list[torch.Tensor]]] = []  # (step, 0-d ‖w_p‖..., ‖Δw_p‖...)
 
     def before_step(self) -> None:
-        with torch.no_grad():
-            self._before = [p.detach().clone() for p in self.index.params]
+        params = [p.detach() for p in self.index.params]
+        if self._snapshot is None:
+            self._snapshot = [p.clone() for p in params]
+        else:
+            torch._foreach_copy_(self._snapshot, params)
+        self._armed = True
 
     def after_step(self, step: int) -> None:
-        if self._before is None:
+        if not self._armed or not self._snapshot:
+            self._armed = False
             return
         with torch.no_grad():
-            params = [p.detach() for p in self.index.params]
-            delta = torch._foreach_sub(params, self._before)
-            d = self.index.fold(torch.stack(torch._foreach_norm(delta)).float())
-            w = self.index.fold(torch.stack(torch._foreach_norm(self._before)).float())
-            ratio = d / w.clamp_min(1e-12)
-        self._before = None
-        self._pending.append((step, torch.cat([w, ratio])))
+            before = torch._foreach_norm(self._snapshot)
+            torch._foreach_sub_(self._snapshot, [p.detach() for p in self.index.params])  # now -Δw
+            norms = before + torch._foreach_norm(self._snapshot)
+        self._armed = False
+        self._pending.append((step, norms))
 
     def flush(self) -> list[tuple[int, list[float], list[float]]]:
         """(step, param_norms, update_ratios) rows since the last flush."""
-        if not self._pending:
+        if not self._pending or not self.index.params:
+            self._pending.clear()
             return []
         steps = [s for s, _ in self._pending]
-        rows = torch.stack([t for _, t in self._pending]).cpu().tolist()
+        norms = torch.stack([n for _, row in self._pending for n in row]).float().cpu().numpy()
         self._pending.clear()
-        n = len(self.index.layers)
-        return [(s, r[:n], r[n:]) for s, r in zip(steps, rows, strict=True)]
+        n_layers = len(self.index.layers)
+        layers = self.index.fold(norms.reshape(len(steps), 2, len(self.index.params)))
+        w, d = layers[:, 0], layers[:, 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rows = np.concatenate([w, d / np.maximum(w, 1e-12)], axis=1).tolist()
+        return [(s, r[:n_layers], r[n_layers:]) for s, r in zip(steps, rows, strict=True)]
