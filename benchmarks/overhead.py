@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -34,7 +35,13 @@ import torch
 
 from trainlint.components.build import build_components
 from trainlint.probe.loop import FAMILIES, run_probe
+from trainlint.probe.metrics import MetricsWriter
+from trainlint.probe.recorders import activations
+from trainlint.probe.recorders.activations import ActivationRecorder
 from trainlint.probe.recorders.evaluation import Evaluator
+from trainlint.probe.recorders.gradients import GradientRecorder
+from trainlint.probe.recorders.resources import ResourceRecorder
+from trainlint.probe.recorders.updates import UpdateRecorder
 from trainlint.spec.loader import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,6 +116,52 @@ def measure(config: str, steps: int, repeats: int) -> dict:
             "families": {f: statistics.median(ratios[f]) for f in FAMILIES}}
 
 
+def ledger(config: str, steps: int, runs: int = 3) -> dict[str, float]:
+    """Microseconds per step spent inside each part of the probe (direct time; least of `runs`).
+
+    Each part's calls are wrapped in a timer for these runs only. Direct time leaves out what a
+    part costs the rest of the step (code and data it pushes out of the caches), which is why
+    the parts add up to less than probe minus plain.
+    """
+    parts = {
+        "gradients": [(GradientRecorder, "after_backward"), (GradientRecorder, "flush")],
+        "activations": [(ActivationRecorder, "arm"), (activations, "_stats"), (ActivationRecorder, "disarm"),
+                        (ActivationRecorder, "flush")],
+        "updates": [(UpdateRecorder, "before_step"), (UpdateRecorder, "after_step"), (UpdateRecorder, "flush")],
+        "resources": [(ResourceRecorder, "sample")],
+        "metrics.jsonl": [(MetricsWriter, "write_available")],
+    }
+    spent = dict.fromkeys(parts, 0.0)
+    originals = []
+
+    def timed(function, part):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[part] += time.perf_counter() - start
+
+        return wrapper
+
+    for part, targets in parts.items():
+        for owner, name in targets:
+            originals.append((owner, name, getattr(owner, name)))
+            setattr(owner, name, timed(getattr(owner, name), part))
+    loaded = load_spec(ROOT / config, [f"probe.steps={steps}", "device=cpu"])
+    best = dict.fromkeys(parts, math.inf)
+    try:
+        for _ in range(runs):
+            for part in spent:
+                spent[part] = 0.0
+            probe_loop(loaded)
+            best = {part: min(best[part], spent[part] / steps * 1e6) for part in parts}
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+    return best
+
+
 def startup(steps: int) -> tuple[float, float]:
     """(process start → first step, total wall) of `trainlint probe configs/quickstart.yaml`."""
     with tempfile.TemporaryDirectory() as out:
@@ -136,20 +189,29 @@ def main() -> None:
     families = sorted(FAMILIES)
     print(f"{'workload':<20} {'plain ms':>9} {'probe ms':>9} {'ratio':>6} {'min-max':>11} {'+eval':>6}"
           f" {'best':>6} {'loop':>6}" + "".join(f" {f[:10]:>10}" for f in families))
+    overheads = {}
     for name, config in WORKLOADS.items():
         if args.only and name not in args.only:
             continue
         m = measure(config, steps, repeats)
+        overheads[name] = (m["probe_s"] - m["plain_s"]) * 1e6
         row = (f"{name:<20} {m['plain_s'] * 1e3:>9.3f} {m['probe_s'] * 1e3:>9.3f} {m['ratio']:>6.3f} "
                f"{m['ratio_min']:>5.2f}-{m['ratio_max']:<5.2f} {m['vs_eval']:>6.3f} {m['best_of']:>6.3f}"
                f" {m['loop_only']:>6.3f}")
         print(row + "".join(f" {m['families'][f]:>10.3f}" for f in families), flush=True)
+    print("\nwhere the time goes, µs per step spent inside each part (direct time, least of 3 runs):")
+    for name, overhead in overheads.items():
+        parts = ledger(WORKLOADS[name], steps, runs=1 if args.tiny else 3)
+        listing = ", ".join(f"{part} {us:.1f}" for part, us in parts.items())
+        print(f"{name:<20} probe - plain {overhead:6.1f}: {listing}; the rest {overhead - sum(parts.values()):.1f}",
+              flush=True)
     first, wall = startup(steps=300 if not args.tiny else 20)
     print(f"quickstart: process start -> first training step {first:.2f} s; whole `trainlint probe` {wall:.2f} s")
     print("ms = median seconds per step x 1000; ratio = median over repeats of probe / plain (same repeat),"
           " min-max of those ratios; +eval = probe / a plain loop that also evaluates every eval_every steps;"
           " best = fastest probe / fastest plain; loop = probe with every recorder off;"
-          " family columns = that recorder alone / plain.")
+          " family columns = that recorder alone / plain; the rest = loop bookkeeping, evaluation"
+          " after-effects and the caches the parts evict.")
 
 
 if __name__ == "__main__":
