@@ -200,6 +200,33 @@ def test_out_that_is_a_file_is_refused(cli, tmp_path, below):
     assert file.read_text() == "mine"
 
 
+@pytest.mark.parametrize("args, field", [
+    ("{n_samples: 10000000, n_features: 100000}", "n_samples"),  # 1e12 values
+    ("{n_samples: 10, n_features: 100000}", "n_samples"),  # small data, but a 1e5 x 1e5 rotation
+])
+def test_a_dataset_too_large_to_generate_is_refused_before_it_is_made(cli, tmp_path, args, field):
+    spec = tmp_path / "huge.yaml"
+    spec.write_text(f"dataset: {{name: synthetic-classification, args: {args}}}\n"
+                    "model: {name: mlp}\nloss: {name: cross_entropy}\noptimizer: {name: adam, lr: 0.001}\n")
+    result = cli("probe", spec, "--out", tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert f"field `dataset.args.{field}`" in result.stderr and "GiB" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_size_check_refuses_above_half_the_free_memory_only():
+    from trainlint.components.base import ComponentError
+    from trainlint.components.datasets.args import BYTES_PER_GENERATED_VALUE, check_size
+    from trainlint.components.datasets.synthetic_structured import ImageArgs
+
+    args = ImageArgs(n_samples=1000, channels=3, size=32)  # 4 x 1000 x 32 x 32 values
+    need = args.generated_values() * BYTES_PER_GENERATED_VALUE
+    check_size(args, "synthetic-images", available_bytes=2 * need)  # exactly half: allowed
+    with pytest.raises(ComponentError) as caught:
+        check_size(args, "synthetic-images", available_bytes=2 * need - 1)
+    assert caught.value.field == "dataset.args.n_samples" and "size or channels" in caught.value.accepted
+
+
 # --- reproducibility --------------------------------------------------------------------------
 
 TIMING = {"step_time_s", "data_wait_s"}

@@ -65,7 +65,7 @@ def build_dataset(spec: DatasetSpec, seed: int, spec_dir: Path) -> DataBundle:
         from trainlint.components.datasets.user import build_user_dataset
 
         return build_user_dataset(spec, seed, Path(spec_dir))
-    from trainlint.components.datasets.args import parse_args
+    from trainlint.components.datasets.args import check_size, parse_args
     from trainlint.components.datasets.split import finish
     from trainlint.spec.errors import close_matches
 
@@ -80,6 +80,7 @@ def build_dataset(spec: DatasetSpec, seed: int, spec_dir: Path) -> DataBundle:
     module = importlib.import_module(f"{__name__}.{_MODULE_OF[name]}")
     args_model, builder = module.BUILDERS[name]
     args = parse_args(args_model, spec.args, name)
+    check_size(args, name)
     try:
         raw = builder(args, seed, Path(spec_dir), spec.task)
     except MemoryError:

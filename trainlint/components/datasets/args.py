@@ -24,8 +24,47 @@ class DatasetArgs(BaseModel):
         False, description="Standardise features with train-split mean/std (raw by default)."
     )
 
+    def generated_values(self) -> int:
+        """How many numbers the largest array made while generating holds (0: read, not generated)."""
+        return 0
+
+    def size_fields(self) -> str:
+        """The arguments that set `generated_values`, for the error that refuses a too-large one."""
+        return "n_samples"
+
 
 A = TypeVar("A", bound=DatasetArgs)
+
+# Generators work in float64 and keep a few arrays of the full size alive at once (the noise,
+# the signal, the float32 copy): measured peaks are 20-30 bytes per generated value.
+BYTES_PER_GENERATED_VALUE = 32
+
+
+def check_size(args: DatasetArgs, dataset: str, available_bytes: int | None = None) -> None:
+    """Refuse, before generating, a dataset whose generation would not fit in free memory.
+
+    Why before: numpy allocates such arrays lazily, so the process is not refused memory up
+    front; it is killed by the operating system midway instead (no report, no exit status 2).
+
+    Raises:
+        ComponentError: the estimated peak exceeds half the memory free now.
+    """
+    values = args.generated_values()
+    if values == 0:
+        return
+    if available_bytes is None:
+        import psutil
+
+        available_bytes = psutil.virtual_memory().available
+    need = values * BYTES_PER_GENERATED_VALUE
+    if need > available_bytes / 2:
+        raise ComponentError(
+            f"dataset `{dataset}` would generate {values:,} values (~{need / 2**30:.1f} GiB at its peak), "
+            f"more than half of the {available_bytes / 2**30:.1f} GiB of memory free on this machine",
+            f"dataset.args.{args.size_fields().split(' ')[0].rstrip(',')}",
+            f"values that make the dataset smaller ({args.size_fields()}); "
+            f"at most ~{int(available_bytes / 2 / BYTES_PER_GENERATED_VALUE):,} values here",
+        )
 
 
 def parse_args(model: type[A], args: dict[str, Any], dataset: str) -> A:

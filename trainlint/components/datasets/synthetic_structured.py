@@ -46,6 +46,12 @@ class ImageArgs(DatasetArgs):
     noise: float = Field(0.6, ge=0.0, description="Std of the Gaussian pixel noise.")
     scale: float = Field(1.0, gt=0.0, description="Multiplies every pixel.")
 
+    def generated_values(self) -> int:
+        return self.n_samples * (self.channels + 1) * self.size * self.size  # the images and the bars
+
+    def size_fields(self) -> str:
+        return "n_samples, size or channels"
+
 
 class SequenceArgs(DatasetArgs):
     """Arguments of ``synthetic-sequences``."""
@@ -58,6 +64,12 @@ class SequenceArgs(DatasetArgs):
     n_features: int = Field(4, ge=2, le=100_000, description="Features per step (floats).")
     noise: float = Field(0.5, ge=0.0, description="Std of noise added after labelling (floats).")
     scale: float = Field(1.0, gt=0.0, description="Multiplies every feature (floats).")
+
+    def generated_values(self) -> int:
+        return self.n_samples * self.length * (1 if self.tokens else self.n_features)
+
+    def size_fields(self) -> str:
+        return "n_samples, length or n_features"
 
 
 def build_images(args: ImageArgs, seed: int, spec_dir: Path, task: Task | None) -> RawData:

@@ -49,6 +49,12 @@ class ClassificationArgs(DatasetArgs):
     binary: bool = Field(False, description="Make the task binary (needs 2 classes).")
     scale: float = Field(1.0, gt=0.0, description="Multiplies every feature.")
 
+    def generated_values(self) -> int:
+        return max(self.n_samples, self.n_features) * self.n_features  # the samples, or the rotation
+
+    def size_fields(self) -> str:
+        return "n_samples or n_features"
+
 
 class RegressionArgs(DatasetArgs):
     """Arguments of ``synthetic-regression``."""
@@ -62,6 +68,12 @@ class RegressionArgs(DatasetArgs):
     )
     scale: float = Field(1.0, gt=0.0, description="Multiplies every feature.")
     target_scale: float = Field(1.0, gt=0.0, description="Multiplies every target.")
+
+    def generated_values(self) -> int:
+        return self.n_samples * (self.n_features + self.n_targets)
+
+    def size_fields(self) -> str:
+        return "n_samples, n_features or n_targets"
 
 
 def class_labels(
