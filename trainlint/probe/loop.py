@@ -6,7 +6,8 @@ ops (more right after a training step, whose caches it shares). Recorders keep t
 statistics on device and the loop copies them to the host every `FLUSH_SECONDS` (so
 metrics.jsonl and the progress bar still move twice a second), or after `FLUSH_STEPS` steps
 on very fast models, which bounds what is pending. On CPU the loss is read every step (it
-is free there) so a NaN stops the probe at once; off CPU it is checked at each flush."""
+is free there) so a NaN stops the probe at once; off CPU it is checked at each flush.
+"""
 
 from __future__ import annotations
 
