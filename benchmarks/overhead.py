@@ -60,7 +60,8 @@ def plain_loop(loaded, evaluate: bool = False) -> float:
     probe = loaded.spec.probe
     clip, steps, every = probe.clip_grad_norm, probe.steps, probe.eval_every
     evaluator = Evaluator(model, loss_fn, comps.val_loader, comps.data.train, comps.info.task,
-                          type(loss_fn).__name__, comps.device, loaded.spec.seed) if evaluate else None
+                          type(loss_fn).__name__, comps.device, loaded.spec.seed,
+                          comps.data.tensors) if evaluate else None
     model.train()
     batches = iter(comps.train_loader)
     eval_seconds = 0.0

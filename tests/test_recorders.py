@@ -281,3 +281,19 @@ def test_probe_restores_garbage_collection(tmp_path):
         assert not gc.isenabled()  # left as the caller had it
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("config", ["quickstart.yaml", "healthy/diabetes-regression.yaml"])
+def test_evaluating_a_builtin_dataset_by_slices_equals_the_data_loader(config):
+    from conftest import CONFIGS
+
+    from trainlint.components.build import build_components
+    from trainlint.probe.recorders.evaluation import Evaluator
+    from trainlint.spec.loader import load_spec
+
+    comps = build_components(load_spec(CONFIGS / config, ["device=cpu"]), torch.device("cpu"))
+    args = (comps.model, comps.loss_fn, comps.val_loader, comps.data.train, comps.info.task,
+            type(comps.loss_fn).__name__, comps.device, 0)
+    by_loader, by_slices = Evaluator(*args), Evaluator(*args, tensors=comps.data.tensors)
+    assert comps.data.tensors is not None and by_slices.train_loader is not by_loader.train_loader
+    assert by_slices.evaluate() == by_loader.evaluate()

@@ -142,7 +142,7 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
                    record.activation_std):
         series.names = list(acts.names)
     evaluator = Evaluator(model, loss_fn, comps.val_loader, comps.data.train, comps.info.task,
-                          record.loss_class, device, spec.seed)
+                          record.loss_class, device, spec.seed, comps.data.tensors)
     clip, stats_every, eval_every = spec.probe.clip_grad_norm, spec.probe.stats_every, spec.probe.eval_every
     use_grads, use_updates = "gradients" in families, "updates" in families
     use_acts, use_resources = "activations" in families, "resources" in families
