@@ -22,6 +22,12 @@ class LrTooHighThresholds(Thresholds):
                     "SGD, Adam, AdamW, RMSprop and Adagrad measured 1.7e-3 to 1.0e-2; LR faults 6.6e-2 to 66.")
     target_update_ratio: float = Field(
         1e-3, gt=0, description="Update ratio the suggested LR aims at (CS231n's ~1e-3).")
+    adaptive_first_update_ratio: float = Field(
+        1e-2, gt=0,
+        description="What the suggested LR aims at instead when only the first update of an adaptive "
+                    "optimizer (Adam, RMSprop, ...) was measured: that update moves every weight by about "
+                    "the LR whatever the gradient's scale, so it is the largest of the run; healthy adaptive "
+                    "probes measured up to 1e-2 there (Adam at its usual 1e-3 on the bundled MLPs).")
     jump_factor: float = Field(
         3.0, gt=1.0,
         description="A loss above this multiple of its start is a blow-up (healthy probes peaked at "
@@ -83,7 +89,8 @@ def lr_too_high(run: RunRecord, t: LrTooHighThresholds) -> Iterator[Finding]:
     bounces or climbs instead of falling, and often ends in NaN.
     ## How to fix
     Set `optimizer.lr` to the suggested value: the current LR scaled by `target_update_ratio` /
-    measured ratio. Confirm with `trainlint lr-find`; clip gradients if spikes remain.
+    measured ratio (`adaptive_first_update_ratio` when only the first update of an adaptive
+    optimizer was measured before the blow-up). Confirm with `trainlint lr-find`; clip gradients if spikes remain.
     ## Not flagged
     Large update ratios with a stable, falling loss (some setups train fine that way); an
     unstable loss with ordinary update ratios (the cause is elsewhere: data, loss, gradients).
@@ -96,13 +103,14 @@ def lr_too_high(run: RunRecord, t: LrTooHighThresholds) -> Iterator[Finding]:
     ratio = median_update_ratio(per_layer)
     if not ratio >= t.min_update_ratio:  # NaN (no usable sample) is not evidence
         return
-    new_lr = lr_for_ratio(run.lr, ratio, t.target_update_ratio)
     first_only = cut is not None and cut <= run.stats_every  # only the step-0 sample came before
     adaptive = run.optimizer_class not in ("", "SGD")
-    note = "; measured on the first update, the largest of an adaptive optimizer: a cautious value" \
-        if first_only and adaptive else ""
+    target = t.adaptive_first_update_ratio if first_only and adaptive else t.target_update_ratio
+    new_lr = lr_for_ratio(run.lr, ratio, target)
+    note = "; measured on the first update of an adaptive optimizer, the largest of the run, so aimed at " \
+        "what healthy adaptive probes show there" if first_only and adaptive else ""
     fixes = [Fix(f"lower optimizer.lr from {run.lr:g} to {new_lr:g} (brings the update ratio {ratio:.1e} "
-                 f"to ~{t.target_update_ratio:g}{note})", "optimizer.lr", new_lr),
+                 f"to ~{target:g}{note})", "optimizer.lr", new_lr),
              Fix("confirm with `trainlint lr-find`")]
     clip = clip_suggestion(run.grad_norm, len(run.grad_norm) if cut is None else cut)
     if clip is not None and run.clip_grad_norm is None:
