@@ -224,7 +224,7 @@ def test_size_check_refuses_above_half_the_free_memory_only():
     check_size(args, "synthetic-images", available_bytes=2 * need)  # exactly half: allowed
     with pytest.raises(ComponentError) as caught:
         check_size(args, "synthetic-images", available_bytes=2 * need - 1)
-    assert caught.value.field == "dataset.args.n_samples" and "size or channels" in caught.value.accepted
+    assert caught.value.field == "dataset.args.n_samples" and "(n_samples, size, channels)" in caught.value.accepted
 
 
 # --- reproducibility --------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from trainlint.probe.record import ModelFacts, RunRecord
 from trainlint.probe.recorders.activations import ActivationRecorder, activation_modules
 from trainlint.probe.recorders.evaluation import Evaluator, chance_metric, metric_for
 from trainlint.probe.recorders.gradients import GradientRecorder
+from trainlint.probe.recorders.host import to_host
 from trainlint.probe.recorders.inputs import first_batch_facts, scan_data
 from trainlint.probe.recorders.layers import LayerIndex
 from trainlint.probe.recorders.resources import ResourceRecorder
@@ -148,7 +149,6 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
     use_acts, use_resources = "activations" in families, "resources" in families
     pending_loss: list[torch.Tensor] = []  # off CPU: losses not yet copied to the host
     lr_series, step_times, data_waits = record.lr_series, record.step_time_s, record.data_wait_s
-    group = optimizer.param_groups[0] if optimizer.param_groups else {"lr": math.nan}
     model.train()
     batches = iter(comps.train_loader)
     record.startup_seconds = time.perf_counter() - started
@@ -200,7 +200,7 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
                 updates.after_step(step)
             else:
                 optimizer.step()
-            lr_series.append(group["lr"])
+            lr_series.append(optimizer.param_groups[0]["lr"])
             schedule.step(loss_value)
         except KeyboardInterrupt:
             stop = "interrupted"
@@ -274,7 +274,7 @@ def _check_scalar(loss) -> None:
 def _flush(record: RunRecord, pending_loss, grads, updates, acts) -> None:
     """Copy the recorders' pending statistics to the host."""
     if pending_loss:
-        record.train_loss.extend(torch.stack(pending_loss).float().reshape(-1).cpu().tolist())
+        record.train_loss.extend(to_host([pending_loss], len(pending_loss)).reshape(-1).tolist())
         pending_loss.clear()
     # A step that crashed after backward left a gradient row without a step: drop it.
     for row in grads.flush()[: len(record.steps) - len(record.grad_norm)]:

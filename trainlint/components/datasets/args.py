@@ -7,7 +7,7 @@ in one place); `parse_args` turns a spec's free-form `args` mapping into that mo
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -28,9 +28,8 @@ class DatasetArgs(BaseModel):
         """How many numbers the largest array made while generating holds (0: read, not generated)."""
         return 0
 
-    def size_fields(self) -> str:
-        """The arguments that set `generated_values`, for the error that refuses a too-large one."""
-        return "n_samples"
+    # The arguments that set `generated_values`, the first blamed when it is too large.
+    SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("n_samples",)
 
 
 A = TypeVar("A", bound=DatasetArgs)
@@ -61,8 +60,8 @@ def check_size(args: DatasetArgs, dataset: str, available_bytes: int | None = No
         raise ComponentError(
             f"dataset `{dataset}` would generate {values:,} values (~{need / 2**30:.1f} GiB at its peak), "
             f"more than half of the {available_bytes / 2**30:.1f} GiB of memory free on this machine",
-            f"dataset.args.{args.size_fields().split(' ')[0].rstrip(',')}",
-            f"values that make the dataset smaller ({args.size_fields()}); "
+            f"dataset.args.{args.SIZE_FIELDS[0]}",
+            f"values that make the dataset smaller ({', '.join(args.SIZE_FIELDS)}); "
             f"at most ~{int(available_bytes / 2 / BYTES_PER_GENERATED_VALUE):,} values here",
         )
 

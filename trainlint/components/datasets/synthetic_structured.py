@@ -39,6 +39,8 @@ from trainlint.components.datasets.synthetic_tabular import class_labels
 class ImageArgs(DatasetArgs):
     """Arguments of ``synthetic-images``."""
 
+    SIZE_FIELDS = ("n_samples", "size", "channels")
+
     n_samples: int = Field(1200, ge=10, le=10_000_000, description="Number of images.")
     channels: int = Field(1, ge=1, le=64, description="Image channels.")
     size: int = Field(16, ge=4, le=512, description="Height and width in pixels.")
@@ -49,12 +51,11 @@ class ImageArgs(DatasetArgs):
     def generated_values(self) -> int:
         return self.n_samples * (self.channels + 1) * self.size * self.size  # the images and the bars
 
-    def size_fields(self) -> str:
-        return "n_samples, size or channels"
-
 
 class SequenceArgs(DatasetArgs):
     """Arguments of ``synthetic-sequences``."""
+
+    SIZE_FIELDS = ("n_samples", "length", "n_features")
 
     n_samples: int = Field(1500, ge=10, le=10_000_000, description="Number of sequences.")
     length: int = Field(20, ge=2, le=100_000, description="Time steps per sequence.")
@@ -67,9 +68,6 @@ class SequenceArgs(DatasetArgs):
 
     def generated_values(self) -> int:
         return self.n_samples * self.length * (1 if self.tokens else self.n_features)
-
-    def size_fields(self) -> str:
-        return "n_samples, length or n_features"
 
 
 def build_images(args: ImageArgs, seed: int, spec_dir: Path, task: Task | None) -> RawData:

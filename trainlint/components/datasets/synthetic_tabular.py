@@ -34,6 +34,8 @@ from trainlint.components.datasets.split import Builder, RawData
 class ClassificationArgs(DatasetArgs):
     """Arguments of ``synthetic-classification``."""
 
+    SIZE_FIELDS = ("n_samples", "n_features")
+
     n_samples: int = Field(1500, ge=10, le=10_000_000, description="Number of samples.")
     n_features: int = Field(20, ge=2, le=100_000, description="Number of input features.")
     n_classes: int | None = Field(
@@ -52,12 +54,11 @@ class ClassificationArgs(DatasetArgs):
     def generated_values(self) -> int:
         return max(self.n_samples, self.n_features) * self.n_features  # the samples, or the rotation
 
-    def size_fields(self) -> str:
-        return "n_samples or n_features"
-
 
 class RegressionArgs(DatasetArgs):
     """Arguments of ``synthetic-regression``."""
+
+    SIZE_FIELDS = ("n_samples", "n_features", "n_targets")
 
     n_samples: int = Field(1500, ge=10, le=10_000_000, description="Number of samples.")
     n_features: int = Field(10, ge=1, le=100_000, description="Number of input features.")
@@ -71,9 +72,6 @@ class RegressionArgs(DatasetArgs):
 
     def generated_values(self) -> int:
         return self.n_samples * (self.n_features + self.n_targets)
-
-    def size_fields(self) -> str:
-        return "n_samples, n_features or n_targets"
 
 
 def class_labels(

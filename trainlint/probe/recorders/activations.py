@@ -12,6 +12,8 @@ from functools import cache
 import torch
 from torch import nn
 
+from trainlint.probe.recorders.host import to_host
+
 RELU_LIKE = (nn.ReLU, nn.ReLU6)
 SIGMOID_LIKE = (nn.Sigmoid, nn.Hardsigmoid)
 TANH_LIKE = (nn.Tanh, nn.Hardtanh)
@@ -104,7 +106,8 @@ class ActivationRecorder:
             handle.remove()
         self._handles.clear()
         if self._current:
-            nan = _nan(next(iter(self._current.values()))[0][2].device)
+            values, _, _ = next(iter(self._current.values()))
+            nan = _nan(values[0].device)
             missing = ((nan, nan, nan, nan), 0, 0)
             self._pending.append((step, [self._current.get(n, missing) for n in self.names]))
         self._current = {}
@@ -113,8 +116,8 @@ class ActivationRecorder:
         """(step, [[dead, saturated, mean, std] per module]) rows since the last flush."""
         if not self._pending:
             return []
-        flat = [v for _, stats in self._pending for values, _, _ in stats for v in values]
-        values = torch.stack(flat).float().cpu().view(len(self._pending), len(self.names), 4).tolist()
+        rows = [[v for values, _, _ in stats for v in values] for _, stats in self._pending]
+        values = to_host(rows, 4 * len(self.names)).reshape(len(rows), len(self.names), 4).tolist()
         out = []
         for (step, stats), rows in zip(self._pending, values, strict=True):
             out.append((step, [_fractions(row, units, n) for row, (_, units, n) in zip(rows, stats, strict=True)]))

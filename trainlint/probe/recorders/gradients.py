@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from trainlint.probe.recorders.host import to_host
 from trainlint.probe.recorders.layers import LayerIndex
 
 
@@ -47,13 +48,8 @@ class GradientRecorder:
         return np.concatenate([total, self.index.fold(norms)], axis=1).tolist()
 
     def _host(self) -> np.ndarray:
-        """The pending norms as one (steps, params) float32 array: a single `stack` and copy."""
-        flat = [n for row in self._pending for n in row]
-        if not flat:  # no trainable parameter at all
-            return np.zeros((len(self._pending), 0), dtype=np.float32)
-        # `stack` promotes mixed dtypes (fp16/bf16 norms next to fp32); one `.float()` after it
-        # costs one op instead of one per norm.
-        return torch.stack(flat).float().cpu().numpy().reshape(len(self._pending), len(self.index.params))
+        """The pending norms as one (steps, params) float32 array."""
+        return to_host(self._pending, len(self.index.params))
 
     def never_grad(self) -> list[str]:
         """Trainable parameters whose gradient was None or zero at every step so far."""

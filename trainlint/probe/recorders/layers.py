@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -51,5 +52,9 @@ class LayerIndex:
         squares = np.square(np.asarray(per_param_norms, dtype=np.float64))
         if not self.layers:
             return squares[..., :0]
-        starts = [i for i, o in enumerate(self.owner) if i == 0 or o != self.owner[i - 1]]
-        return np.sqrt(np.add.reduceat(squares, starts, axis=-1))
+        return np.sqrt(np.add.reduceat(squares, self._starts, axis=-1))
+
+    @cached_property
+    def _starts(self) -> list[int]:
+        """The position of each layer's first parameter."""
+        return [i for i, o in enumerate(self.owner) if i == 0 or o != self.owner[i - 1]]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from trainlint.probe.recorders.host import to_host
 from trainlint.probe.recorders.layers import LayerIndex
 
 
@@ -22,7 +23,6 @@ class UpdateRecorder:
     def __init__(self, index: LayerIndex):
         self.index = index
         self._snapshot: list[torch.Tensor] | None = None  # reused: one copy of the weights, made once
-        self._armed = False
         self._pending: list[tuple[int, list[torch.Tensor]]] = []  # (step, 0-d ‖w_p‖..., ‖Δw_p‖...)
 
     def before_step(self) -> None:
@@ -31,29 +31,26 @@ class UpdateRecorder:
             self._snapshot = [p.clone() for p in params]
         else:
             torch._foreach_copy_(self._snapshot, params)
-        self._armed = True
 
     def after_step(self, step: int) -> None:
-        if not self._armed or not self._snapshot:
-            self._armed = False
+        """The update since `before_step` (which the loop always calls first on a sampled step)."""
+        if not self._snapshot:  # no trainable parameter
             return
         with torch.no_grad():
             before = torch._foreach_norm(self._snapshot)
             torch._foreach_sub_(self._snapshot, [p.detach() for p in self.index.params])  # now -Δw
             norms = before + torch._foreach_norm(self._snapshot)
-        self._armed = False
         self._pending.append((step, norms))
 
     def flush(self) -> list[tuple[int, list[float], list[float]]]:
         """(step, param_norms, update_ratios) rows since the last flush."""
-        if not self._pending or not self.index.params:
-            self._pending.clear()
+        if not self._pending:
             return []
         steps = [s for s, _ in self._pending]
-        norms = torch.stack([n for _, row in self._pending for n in row]).float().cpu().numpy()
+        n_params, n_layers = len(self.index.params), len(self.index.layers)
+        norms = to_host([row for _, row in self._pending], 2 * n_params)
         self._pending.clear()
-        n_layers = len(self.index.layers)
-        layers = self.index.fold(norms.reshape(len(steps), 2, len(self.index.params)))
+        layers = self.index.fold(norms.reshape(len(steps), 2, n_params))
         w, d = layers[:, 0], layers[:, 1]
         with np.errstate(divide="ignore", invalid="ignore"):
             rows = np.concatenate([w, d / np.maximum(w, 1e-12)], axis=1).tolist()
