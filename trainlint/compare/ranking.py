@@ -51,8 +51,13 @@ class VariantResult:
 
     @property
     def final_metric(self) -> float | None:
-        last = self.val_metric[-1] if self.val_metric else math.nan
-        return float(last) if math.isfinite(last) else None
+        return last_finite(self.val_metric)
+
+
+def last_finite(values: list[float]) -> float | None:
+    """The last value when it is finite, else None (an empty list too)."""
+    last = values[-1] if values else math.nan
+    return float(last) if math.isfinite(last) else None
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.text import Text
 
+from trainlint.compare.ranking import fmt_metric
 from trainlint.verify.model import FixCheck, Verification, VerifiedFix
 
 MAX_VALUE = 40
@@ -103,13 +104,7 @@ def _others(vf: VerifiedFix, v: Verification) -> str:
 def _metric(check: FixCheck | None) -> str:
     if check is None or check.metric_after is None:
         return ""
-    return f"; val {check.metric_name} {_metric_num(check.metric_before)} → {_metric_num(check.metric_after)}"
-
-
-def _metric_num(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.3f}" if abs(value) <= 1 else f"{value:.4g}"
+    return f"; val {check.metric_name} {fmt_metric(check.metric_before)} → {fmt_metric(check.metric_after)}"
 
 
 def _diff_style(line: str) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from trainlint.report.model import write_atomic
-from trainlint.spec.loader import LoadedSpec, load_spec
+from trainlint.spec.loader import LoadedSpec, _SpecLoader, load_spec
 from trainlint.verify.yaml_edit import Edit, YamlEditError, edit_text, expected_data
 
 RELOCATED = "path relative to this file"
@@ -47,7 +47,7 @@ def fixed_text(loaded: LoadedSpec, edits: list[Edit], target: Path) -> tuple[str
             return edit_text(loaded.text, edits, mark=mark), None
         except YamlEditError as exc:
             reason = str(exc)
-    original = yaml.load(loaded.text, Loader=_loader())
+    original = yaml.load(loaded.text, Loader=_SpecLoader)
     data = expected_data(original, edits)
     header = ("# Written by trainlint with its fixes applied; the original's comments and layout could not be "
               f"kept ({reason}).\n")
@@ -112,12 +112,6 @@ def _is_relative_file(module: str) -> bool:
 
 def _moved(path: str, base: Path, new_dir: Path) -> str:
     return Path(os.path.relpath(base / path, new_dir)).as_posix()
-
-
-def _loader():
-    from trainlint.spec.loader import _SpecLoader
-
-    return _SpecLoader
 
 
 def as_edits(edits: dict[str, Any], sources: dict[str, list[str]]) -> list[Edit]:

@@ -24,7 +24,6 @@ Pure functions of plain data: testable on fabricated results.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from trainlint.compare.ranking import (
@@ -32,6 +31,8 @@ from trainlint.compare.ranking import (
     NOISE_EVALS,
     VariantResult,
     final_train_loss,
+    fmt_metric,
+    last_finite,
     noise_band,
 )
 from trainlint.verify.model import FixCheck
@@ -56,7 +57,7 @@ class Baseline:
 
     @property
     def metric(self) -> float | None:
-        return _last_finite(self.val_metric)
+        return last_finite(self.val_metric)
 
 
 def codes_of(findings: list[dict]) -> list[str]:
@@ -92,7 +93,7 @@ def judge(targets: list[str], before: Baseline, after: VariantResult, run_dir: s
     name = f"val {before.metric_name}"
     change = _change(name, m0, m1, delta * sign if delta is not None else None, tolerance)
     if m0 is None and reference is not None:
-        change += f", against the chance level {_fmt(reference)} (no finite value before)"
+        change += f", against the chance level {fmt_metric(reference)} (no finite value before)"
     if not completed:
         reason = f"the re-run did not complete ({after.status}{': ' + after.error if after.error else ''})"
     elif still:
@@ -115,15 +116,6 @@ def judge(targets: list[str], before: Baseline, after: VariantResult, run_dir: s
     )
 
 
-def better(a: FixCheck, b: FixCheck) -> bool:
-    """Whether check `a` ended with a better validation metric than `b` (a missing metric is worst)."""
-    if a.metric_after is None:
-        return False
-    if b.metric_after is None:
-        return True
-    return a.metric_after > b.metric_after if a.higher_is_better else a.metric_after < b.metric_after
-
-
 def _worst(findings: list[dict]) -> str | None:
     severities = {f.get("severity") for f in findings}
     return next((s for s in ("error", "warning") if s in severities), None)
@@ -139,16 +131,5 @@ def _change(name: str, m0: float | None, m1: float | None, diff: float | None, t
     if m0 is None and m1 is None:
         return f"no finite {name} before or after"
     if diff is None:
-        return f"{name} {_fmt(m0)} → {_fmt(m1)}"
-    return f"{name} {_fmt(m0)} → {_fmt(m1)} ({diff:+.3g}; noise ±{tolerance:.2g})"
-
-
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.3f}" if abs(value) <= 1 else f"{value:.4g}"
-
-
-def _last_finite(values: list[float]) -> float | None:
-    last = values[-1] if values else math.nan
-    return float(last) if math.isfinite(last) else None
+        return f"{name} {fmt_metric(m0)} → {fmt_metric(m1)}"
+    return f"{name} {fmt_metric(m0)} → {fmt_metric(m1)} ({diff:+.3g}; noise ±{tolerance:.2g})"

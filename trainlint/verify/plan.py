@@ -17,8 +17,6 @@ from typing import Any
 from trainlint.rules.base import Finding, Fix
 from trainlint.verify.model import NotTried
 
-MISSING = object()
-
 
 @dataclass
 class Plan:
