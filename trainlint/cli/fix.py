@@ -3,7 +3,9 @@
 The fixed spec goes next to the original as `<stem>.fixed.yaml`, or replaces it with `--write`
 (the original kept as `<name>.bak`). Only fixes that a re-run proved to resolve their finding are
 applied (see `trainlint.verify`). Exit status: 0 when the fixed spec (or the original, when
-nothing needed fixing or nothing could be fixed) has no finding at or above `--fail-on`, else 1.
+nothing needed fixing or nothing could be fixed) has no finding at or above `--fail-on`, else 1
+(the fixed spec's re-run keeps its warnings and errors only, so `--fail-on info` judges those);
+130 when Ctrl-C stopped the probe, in which case no fix is tried.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Annotated
 import typer
 
 from trainlint.cli import options as o
-from trainlint.cli.errors import handle_errors
+from trainlint.cli.errors import handle_errors, interrupted_exit, stop_on_interrupt
 from trainlint.cli.output import console, exit_code, progress_bar, wants_progress
 from trainlint.rules.base import Severity
 from trainlint.spec.loader import LoadedSpec, load_spec
@@ -45,7 +47,7 @@ def fix_command(
     verbose: o.Verbose = False,
 ) -> None:
     """Probe the spec, re-run it with each finding's fix, and write the spec with the fixes that work."""
-    with handle_errors():
+    with handle_errors(), stop_on_interrupt():
         loaded = load_spec(config, o.overrides(set_, steps, seed, device))
         with progress_bar(wants_progress(quiet), loaded.name) as progress:
             outcome = probe(loaded, ProbeOptions(out=out, select=select or [], ignore=ignore or [], plots=False,
@@ -54,7 +56,9 @@ def fix_command(
         verification = verify_with_progress(loaded, outcome, select or [], ignore or [], quiet, jobs=jobs,
                                             attempts=attempts, fixed_path=target, backup=backup)
         _render(outcome, verification, quiet, verbose)
-        raise typer.Exit(_exit_code(outcome.report, verification, fail_on.value))
+        code = exit_code(outcome.report, fail_on.value) if verification is None else \
+            _exit_code(outcome.report, verification, fail_on.value)
+        raise typer.Exit(interrupted_exit(code, outcome))
 
 
 def fixed_paths(spec: Path, in_place: bool) -> tuple[Path, Path | None]:
@@ -67,7 +71,12 @@ def fixed_paths(spec: Path, in_place: bool) -> tuple[Path, Path | None]:
 def verify_with_progress(loaded: LoadedSpec, outcome, select: list[str], ignore: list[str], quiet: bool,
                          jobs: int | None = None, attempts: int | None = None, fixed_path: Path | None = None,
                          backup: Path | None = None):
-    """Verify `outcome`'s fixes (see `trainlint.verify`), one progress line per re-run on a terminal."""
+    """Verify `outcome`'s fixes (see `trainlint.verify`), one progress line per re-run on a terminal.
+
+    None when Ctrl-C stopped the probe: a cut-short run is no baseline to judge fixes against.
+    """
+    if outcome.record.stop_reason == "interrupted":
+        return None
     from trainlint.verify.run import VerifyOptions, verify_outcome
 
     show = wants_progress(quiet)
@@ -92,7 +101,7 @@ def _render(outcome, verification, quiet: bool, verbose: bool) -> None:
     for finding in outcome.report.findings:
         for line in finding_lines(outcome.report, finding, verbose):
             out.print(line, highlight=False)
-    if quiet:
+    if quiet or verification is None:
         return
     if outcome.report.findings:
         out.print()
@@ -102,14 +111,14 @@ def _render(outcome, verification, quiet: bool, verbose: bool) -> None:
     if fixed is not None and fixed.path:
         kept = f"; the original is kept as {fixed.backup}" if fixed.backup else ""
         out.print(Text(f"wrote {fixed.path}{kept}", style="green"), highlight=False)
-    elif verification.verified_fixes or verification.not_tried:
-        out.print(Text("nothing written: no fix was shown to resolve its finding", style="yellow"), highlight=False)
+    elif verification.not_tried and not verification.verified_fixes:  # otherwise "fixed spec  none" said it
+        out.print(Text("nothing written: no finding had a spec edit to try", style="yellow"), highlight=False)
 
 
 def _exit_code(report, verification, fail_on: str) -> int:
     """Judged on the fixed spec's re-run when one was written, else on the original probe."""
     fixed = verification.fixed_spec
-    if fail_on == "never" or fixed is None or not fixed.path or fixed.check is None:
+    if fail_on == "never" or fixed is None or not fixed.path:
         return exit_code(report, fail_on)
     worst = fixed.check.worst_after
     return int(worst is not None and Severity(worst).rank >= Severity(fail_on).rank)

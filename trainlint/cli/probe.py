@@ -35,7 +35,7 @@ def probe_command(
             outcome = probe(loaded, ProbeOptions(out=out, select=select or [], ignore=ignore or [],
                                                  plots=not no_plots, progress=progress,
                                                  tensorboard=tensorboard))
-        if (verify_fixes or loaded.spec.probe.verify_fixes) and outcome.record.stop_reason != "interrupted":
+        if verify_fixes or loaded.spec.probe.verify_fixes:
             from trainlint.cli.fix import verify_with_progress
 
             verify_with_progress(loaded, outcome, select or [], ignore or [], quiet)
