@@ -55,22 +55,23 @@ def test_quiet(name, run):
 
 
 def test_blow_up_uses_the_ratio_before_it():
-    run = record(BLOW_UP, lr=0.3, ratio=[4.0] + [1e-5] * 9)
+    run = record(BLOW_UP, lr=0.3, ratio=[5.0] + [1e-5] * 9)
     run.optimizer_class = "Adam"
     (f,) = findings(run)
     assert f.evidence["ratios_before_step"] == 1 and f.step == 1
-    assert f.evidence["update_ratio_median"] == pytest.approx(4.0)
-    assert f.fixes[0].value == pytest.approx(8e-4)  # 0.3 * 1e-2 / 4, one significant digit
-    assert "first update of an adaptive optimizer" in f.fixes[0].text
+    assert f.evidence["update_ratio_median"] == pytest.approx(5.0)
+    assert f.fixes[0].value == pytest.approx(9e-4)  # 0.3 * 1.5e-2 / 5: Adam's first update is its largest
+    assert "first update of Adam" in f.fixes[0].text
     assert "jumped above 3x its start at step 1" in f.message
 
 
-def test_sgd_blow_up_aims_at_the_plain_target():
-    run = record(BLOW_UP, lr=0.3, ratio=[4.0] + [1e-5] * 9)
-    run.optimizer_class = "SGD"
+@pytest.mark.parametrize("optimizer", ["SGD", "RMSprop"])
+def test_other_optimizers_aim_at_the_plain_target(optimizer):
+    run = record(BLOW_UP, lr=0.3, ratio=[5.0] + [1e-5] * 9)
+    run.optimizer_class = optimizer
     (f,) = findings(run)
-    assert f.fixes[0].value == pytest.approx(7e-5)  # 0.3 * 1e-3 / 4: SGD's first update is not its largest
-    assert "adaptive" not in f.fixes[0].text
+    assert f.fixes[0].value == pytest.approx(6e-5)  # 0.3 * 1e-3 / 5
+    assert "first update of" not in f.fixes[0].text
 
 
 def test_suggested_lr_from_the_ratio_gap():

@@ -5,6 +5,7 @@ import math
 import pytest
 from generalization_factory import eval_run
 
+from trainlint.analysis.generalization import decay_pull
 from trainlint.probe.record import LayerSeries
 from trainlint.rules.engine import evaluate
 from trainlint.rules.generalization.underfitting import underfitting
@@ -107,6 +108,16 @@ def test_decoupled_weight_decay_pull_is_against_the_update_ratio():
     (f,) = findings(run)
     assert f.evidence["decay_pull"] == pytest.approx(5.0)
     assert (f.fixes[0].config_key, f.fixes[0].value) == ("optimizer.args.weight_decay", 1.0)
+
+
+def test_decoupled_pull_uses_the_lr_the_measured_step_ran_at():
+    # A healthy AdamW under warmup: step 0 ran at lr/100, so its decay was 1e-5 * 0.1 of the weights,
+    # against an update ratio of 1e-4 at that step: pull 1e-6 / 9.9e-5 ≈ 0.01, not the 2.2 that the
+    # configured lr (1e-3 * 0.1 = 1e-4, as large as the whole update) would give.
+    run = with_norms(acc_run([0.1, 0.11, 0.1, 0.1]), 0.1, decoupled=True, ratio=1e-4)
+    run.lr_series = [1e-5] + [1e-3] * (len(run.steps) - 1)
+    pull = decay_pull(run)
+    assert pull == pytest.approx(1e-6 / (1e-4 - 1e-6))
 
 
 def test_cannot_fit_with_frozen_weights_blames_lr():

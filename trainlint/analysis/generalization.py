@@ -118,7 +118,8 @@ def decay_pull(run: RunRecord) -> float:
         finite = [r for r in ratios if math.isfinite(r) and r > 0]
         if not finite:
             return math.nan
-        decay = run.lr * wd
+        step = run.update_ratio.steps[0]  # the LR that step ran at, not the configured one (warmup)
+        decay = (run.lr_series[step] if step < len(run.lr_series) else run.lr) * wd
         return decay / max(float(np.median(finite)) - decay, 0.1 * decay)
     params, grads = run.layer_param_norm, run.layer_grad_norm
     if not params.steps or not grads.steps:

@@ -26,15 +26,11 @@ def ema(values: Sequence[float], alpha: float = 0.1) -> np.ndarray:
     return out
 
 
-
-
-
 def coefficient_of_variation(values: Sequence[float]) -> float:
     arr = finite(values)
     if len(arr) < 2 or abs(arr.mean()) < 1e-12:
         return math.nan
     return float(arr.std() / abs(arr.mean()))
-
 
 
 def round_sig(x: float, digits: int = 1) -> float:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pydantic import Field
 
 from trainlint.analysis.generalization import validation_turn
+from trainlint.analysis.series import round_sig
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -34,7 +35,7 @@ class OverfittingThresholds(Thresholds):
 def _weight_decay_fix(current: float) -> Fix:
     """Weight decay 0.01 (a common decoupled start) when there is none, else ten times the current."""
     if current > 0:
-        stronger = float(f"{current * 10:.2g}")
+        stronger = round_sig(current * 10, 2)
         return Fix(f"raise optimizer.args.weight_decay 10x, from {current:g} to {stronger:g}",
                    config_key="optimizer.args.weight_decay", value=stronger)
     return Fix("add weight decay (AdamW-style decoupled 0.01 is a common start)",
