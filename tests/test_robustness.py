@@ -202,7 +202,7 @@ def test_out_that_is_a_file_is_refused(cli, tmp_path, below):
 
 @pytest.mark.parametrize("args, field", [
     ("{n_samples: 10000000, n_features: 100000}", "n_samples"),  # 1e12 values
-    ("{n_samples: 10, n_features: 100000}", "n_samples"),  # small data, but a 1e5 x 1e5 rotation
+    ("{n_samples: 10, n_features: 100000}", "n_features"),  # small data, but a 1e5 x 1e5 rotation
 ])
 def test_a_dataset_too_large_to_generate_is_refused_before_it_is_made(cli, tmp_path, args, field):
     spec = tmp_path / "huge.yaml"

@@ -176,8 +176,7 @@ def check_rules(loaded: LoadedSpec, options: ProbeOptions) -> tuple[list[str], l
     try:
         check_rule_settings(rules.select, rules.ignore, rules.thresholds)
     except RuleSettingError as exc:
-        error = ComponentError(str(exc), exc.field, exc.accepted)
-        raise as_spec_error(loaded, error, exc.suggestions) from None
+        raise as_spec_error(loaded, ComponentError(str(exc), exc.field, exc.accepted, exc.suggestions)) from None
     try:
         check_rule_settings(options.select, options.ignore, {}, where="--select/--ignore")
     except RuleSettingError as exc:

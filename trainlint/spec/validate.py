@@ -8,8 +8,6 @@ from trainlint.components.base import ComponentError
 from trainlint.spec.errors import SpecError, close_matches
 from trainlint.spec.loader import LoadedSpec
 
-# A "did you mean" some registries write into their messages; moved to SpecError's own slot.
-
 
 def check_names(loaded: LoadedSpec) -> None:
     """Raise SpecError for the first unknown built-in name in the spec."""
@@ -47,15 +45,15 @@ def check_names(loaded: LoadedSpec) -> None:
         reason = optimizers.unsupported_reason(name) if kind == "optimizer" else None
         raise as_spec_error(
             loaded,
-            ComponentError(reason or f"unknown {kind} `{name}`", field, ", ".join(known)),
-            suggestions=[] if reason else close_matches(name, known),
+            ComponentError(reason or f"unknown {kind} `{name}`", field, ", ".join(known),
+                           [] if reason else close_matches(name, known)),
         )
 
 
-def as_spec_error(loaded: LoadedSpec, exc: ComponentError, suggestions: list[str] | None = None) -> SpecError:
+def as_spec_error(loaded: LoadedSpec, exc: ComponentError) -> SpecError:
     """Locate a component error: the `--set` that gave the value, else the spec file line."""
     message = str(exc)
-    found = list(suggestions or exc.suggestions)
+    found = list(exc.suggestions)
     origin = loaded.origin(exc.field)
     line, col = (loaded.position(exc.field) or (None, None)) if origin is None else (None, None)
     return SpecError(

@@ -28,8 +28,12 @@ class DatasetArgs(BaseModel):
         """How many numbers the largest array made while generating holds (0: read, not generated)."""
         return 0
 
-    # The arguments that set `generated_values`, the first blamed when it is too large.
+    # The arguments that set `generated_values`.
     SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("n_samples",)
+
+    def blamed_field(self) -> str:
+        """The size argument that makes `generated_values` large (the first, unless a dataset knows better)."""
+        return self.SIZE_FIELDS[0]
 
 
 A = TypeVar("A", bound=DatasetArgs)
@@ -60,7 +64,7 @@ def check_size(args: DatasetArgs, dataset: str, available_bytes: int | None = No
         raise ComponentError(
             f"dataset `{dataset}` would generate {values:,} values (~{need / 2**30:.1f} GiB at its peak), "
             f"more than half of the {available_bytes / 2**30:.1f} GiB of memory free on this machine",
-            f"dataset.args.{args.SIZE_FIELDS[0]}",
+            f"dataset.args.{args.blamed_field()}",
             f"values that make the dataset smaller ({', '.join(args.SIZE_FIELDS)}); "
             f"at most ~{int(available_bytes / 2 / BYTES_PER_GENERATED_VALUE):,} values here",
         )

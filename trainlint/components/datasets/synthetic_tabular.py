@@ -34,7 +34,7 @@ from trainlint.components.datasets.split import Builder, RawData
 class ClassificationArgs(DatasetArgs):
     """Arguments of ``synthetic-classification``."""
 
-    SIZE_FIELDS = ("n_samples", "n_features")
+    SIZE_FIELDS = ("n_samples", "n_features", "n_classes")
 
     n_samples: int = Field(1500, ge=10, le=10_000_000, description="Number of samples.")
     n_features: int = Field(20, ge=2, le=100_000, description="Number of input features.")
@@ -51,8 +51,18 @@ class ClassificationArgs(DatasetArgs):
     binary: bool = Field(False, description="Make the task binary (needs 2 classes).")
     scale: float = Field(1.0, gt=0.0, description="Multiplies every feature.")
 
+    def _arrays(self) -> dict[str, int]:
+        """Size of the largest array each argument drives: the samples, or one of the two rotations."""
+        centres = max(2, self.n_features // 2, self.n_classes or 0)
+        return {"n_samples": self.n_samples * self.n_features, "n_features": self.n_features ** 2,
+                "n_classes": centres ** 2}
+
     def generated_values(self) -> int:
-        return max(self.n_samples, self.n_features) * self.n_features  # the samples, or the rotation
+        return max(self._arrays().values())
+
+    def blamed_field(self) -> str:
+        arrays = self._arrays()
+        return max(arrays, key=arrays.get)
 
 
 class RegressionArgs(DatasetArgs):
