@@ -8,7 +8,6 @@ Matplotlib is imported here, lazily: only when a figure is actually drawn.
 from __future__ import annotations
 
 import io
-import os
 import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from trainlint.probe.record import LayerSeries, RunRecord
+from trainlint.report.model import write_atomic
 from trainlint.rules.base import Finding
 
 SEVERITY_COLOR = {"error": "#c62828", "warning": "#ef6c00", "info": "#1565c0"}
@@ -29,13 +29,7 @@ def save(fig, path) -> None:
     path = Path(path)
     buffer = io.BytesIO()
     fig.savefig(buffer, format=path.suffix.lstrip(".") or "png")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(buffer.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(path, buffer.getvalue())
 
 
 def figure(height: float, width: float = 10.0, rows: int = 1, height_ratios: Sequence[float] | None = None,

@@ -73,17 +73,13 @@ def saturated_activations(run: RunRecord, t: SaturatedActivationsThresholds) -> 
     standardise = (Fix(f"standardise the inputs{scale}: set dataset.args.standardize: true (train-split mean/std)",
                        config_key="dataset.args.standardize", value=True) if run.data.is_builtin
                    else Fix(f"standardise the inputs (zero mean, unit variance per feature){scale}"))
-    fixes = [
-        Fix("initialise with Xavier/Glorot weights (variance 1/fan_in scale), not N(0, 1)",
-            config_key="model.args.init" if builtin else None, value="xavier" if builtin else None),
-        Fix("normalise pre-activations (layer or batch norm before the sigmoid/tanh)",
-            config_key="model.args.norm" if builtin else None, value="layer" if builtin else None),
-        standardise,
-        Fix("use ReLU or GELU hidden activations", config_key="model.args.activation" if builtin else None,
-            value="relu" if builtin else None),
-    ]
-    if raw_inputs:  # the measured cause first
-        fixes.insert(0, fixes.pop(2))
+    init = Fix("initialise with Xavier/Glorot weights (variance 1/fan_in scale), not N(0, 1)",
+               config_key="model.args.init" if builtin else None, value="xavier" if builtin else None)
+    norm = Fix("normalise pre-activations (layer or batch norm before the sigmoid/tanh)",
+               config_key="model.args.norm" if builtin else None, value="layer" if builtin else None)
+    relu = Fix("use ReLU or GELU hidden activations", config_key="model.args.activation" if builtin else None,
+               value="relu" if builtin else None)
+    fixes = [standardise, init, norm, relu] if raw_inputs else [init, norm, standardise, relu]  # measured cause first
     listing = ", ".join(f"`{n}` ({run.model.activations.get(n, '?')}) {v:.0%}"
                         for n, v in sorted(saturated.items(), key=lambda kv: -kv[1]))
     yield Finding(
