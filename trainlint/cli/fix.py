@@ -17,7 +17,14 @@ import typer
 
 from trainlint.cli import options as o
 from trainlint.cli.errors import handle_errors, interrupted_exit, stop_on_interrupt
-from trainlint.cli.output import console, exit_code, progress_bar, wants_progress
+from trainlint.cli.output import (
+    console,
+    exit_code,
+    internal_errors,
+    progress_bar,
+    wants_progress,
+    warn_internal_errors,
+)
 from trainlint.rules.base import Severity
 from trainlint.spec.loader import LoadedSpec, load_spec
 from trainlint.workflow import ProbeOptions, probe
@@ -56,6 +63,7 @@ def fix_command(
         verification = verify_with_progress(loaded, outcome, select or [], ignore or [], quiet, jobs=jobs,
                                             attempts=attempts, fixed_path=target, backup=backup)
         _render(outcome, verification, quiet, verbose)
+        warn_internal_errors(outcome.report, outcome.out_dir)
         code = exit_code(outcome.report, fail_on.value) if verification is None else \
             _exit_code(outcome.report, verification, fail_on.value)
         raise typer.Exit(interrupted_exit(code, outcome))
@@ -118,7 +126,7 @@ def _render(outcome, verification, quiet: bool, verbose: bool) -> None:
 def _exit_code(report, verification, fail_on: str) -> int:
     """Judged on the fixed spec's re-run when one was written, else on the original probe."""
     fixed = verification.fixed_spec
-    if fail_on == "never" or fixed is None or not fixed.path:
+    if internal_errors(report) or fail_on == "never" or fixed is None or not fixed.path:
         return exit_code(report, fail_on)
     worst = fixed.check.worst_after
     return int(worst is not None and Severity(worst).rank >= Severity(fail_on).rank)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,6 +10,7 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 
+from trainlint.cli.errors import EXIT_INTERNAL
 from trainlint.report.model import Report
 from trainlint.rules.base import Severity
 
@@ -18,11 +20,30 @@ def console() -> Console:
 
 
 def exit_code(report: Report, fail_on: str) -> int:
-    """1 when a finding is at or above `fail_on`, else 0."""
+    """3 when trainlint failed inside a rule (whatever `fail_on`), else 1 when a finding is at or
+    above `fail_on`, else 0."""
+    if internal_errors(report):
+        return EXIT_INTERNAL
     if fail_on == "never":
         return 0
     threshold = Severity(fail_on).rank
     return int(any(f.severity.rank >= threshold for f in report.findings))
+
+
+def internal_errors(report: Report) -> list:
+    """The rules trainlint failed inside (their bugs, not the user's)."""
+    return [n for n in report.not_evaluated if n.internal_error]
+
+
+def warn_internal_errors(report: Report, out_dir: object) -> None:
+    """One paragraph on stderr per rule that failed; the traceback too with TRAINLINT_DEBUG=1."""
+    for n in internal_errors(report):
+        if os.environ.get("TRAINLINT_DEBUG"):
+            typer.echo(n.internal_error, err=True, nl=False)
+        typer.echo(f"trainlint internal error in rule {n.code} {n.rule}: {n.reason.split('(', 1)[-1].rsplit(')', 1)[0]}. "
+                   f"The rule was skipped; every other rule ran and the report in {out_dir} is complete "
+                   "(report.json lists the traceback under not_evaluated). This is a bug in trainlint, not in "
+                   "your setup: please report it.", err=True)
 
 
 def wants_progress(quiet: bool) -> bool:
@@ -56,6 +77,7 @@ def emit(outcome, fmt: str, fail_on: str, verbose: bool = False, quiet: bool = F
     """Print the outcome in `fmt` on stdout (warnings on stderr); return the exit status."""
     for warning in outcome.warnings:
         typer.echo(f"warning: {warning}", err=True)
+    warn_internal_errors(outcome.report, outcome.out_dir)
     if fmt == "text":
         from trainlint.report.text import render_text
 

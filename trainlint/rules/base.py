@@ -83,11 +83,17 @@ class Finding(BaseModel):
 
 
 class NotEvaluated(BaseModel):
-    """A selected rule that could not run, and why (never a silent pass)."""
+    """A selected rule that could not run, and why (never a silent pass).
+
+    `internal_error` is set when the rule itself raised: a bug in trainlint, not in the run. The
+    rest of the report still stands; the command exits 3 after writing it.
+    """
 
     code: str
     rule: str
     reason: str
+    internal_error: str | None = Field(
+        None, description="The rule's exception and traceback, when trainlint failed inside the rule.")
 
 
 class Thresholds(BaseModel):

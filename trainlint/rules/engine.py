@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -40,10 +41,26 @@ def evaluate(record: RunRecord, *, select: Iterable[str] = (), ignore: Iterable[
                                         reason="not recorded: " + ", ".join(missing)))
             continue
         params = rule.thresholds.model_validate(thresholds.get(rule.name, {}))
-        for finding in rule.check(record, params) or ():
-            findings.append(_stamp(finding, rule, locate))
+        try:
+            found = [_stamp(finding, rule, locate) for finding in rule.check(record, params) or ()]
+        except Exception as exc:  # noqa: BLE001 - one rule's bug must not take the report down
+            skipped.append(_internal_error(rule, exc))
+            continue
+        findings.extend(found)
     findings.sort(key=lambda f: (-f.severity.rank, f.code))
     return findings, skipped
+
+
+def _internal_error(rule: Rule, exc: Exception) -> NotEvaluated:
+    """The rule's failure as a not-evaluated entry that carries the traceback for the bug report.
+
+    Why keep going: the other rules' findings and every output are still right; the command
+    writes them all and then exits 3 (see `cli.output.exit_code`).
+    """
+    text = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+    return NotEvaluated(code=rule.code, rule=rule.name,
+                        reason=f"trainlint failed inside this rule ({text}); this is a bug in trainlint",
+                        internal_error="".join(traceback.format_exception(exc)))
 
 
 def _stamp(finding: Finding, rule: Rule, locate: Locate | None) -> Finding:

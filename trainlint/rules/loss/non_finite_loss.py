@@ -78,7 +78,7 @@ def non_finite_loss(run: RunRecord, t: NonFiniteLossThresholds) -> Iterator[Find
     peak = float(np.max(np.where(np.isfinite(recent), recent, np.inf))) if len(recent) else math.nan
     spike = peak / base if base > 0 else math.nan
     has_spike = not math.isfinite(peak) or (math.isfinite(spike) and spike >= t.spike_factor)
-    stable = min(blow_up_cut(run.train_loss), max(1, idx - t.lookback_steps))  # before the trouble
+    stable = min(blow_up_cut(run.train_loss, idx), max(1, idx - t.lookback_steps))  # before the trouble
     ratio = typical_update_ratio(run, before_step=stable)
     evidence |= {"grad_norm_median_before": base, "grad_norm_peak": peak, "grad_norm_spike": spike,
                  "spike_factor": t.spike_factor, "update_ratio_median": ratio}
