@@ -32,6 +32,7 @@ from trainlint.probe.recorders.inputs import first_batch_facts, scan_data
 from trainlint.probe.recorders.layers import LayerIndex
 from trainlint.probe.recorders.resources import ResourceRecorder
 from trainlint.probe.recorders.updates import UpdateRecorder
+from trainlint.probe.threads import CpuLoad, choose_threads
 from trainlint.spec.loader import LoadedSpec
 
 FLUSH_SECONDS = 0.5
@@ -70,6 +71,7 @@ def run_probe(loaded: LoadedSpec, out_dir: Path | None = None, progress: Progres
         ComponentError: the spec names something that cannot be built (a user error).
     """
     started = time.perf_counter()
+    load = CpuLoad()  # other processes' CPU use while we set up, for `probe.threads: auto`
     spec = loaded.spec
     comps = components or build_components(loaded, resolve_device(spec.device))
     record = _new_record(loaded, comps)
@@ -85,11 +87,12 @@ def run_probe(loaded: LoadedSpec, out_dir: Path | None = None, progress: Progres
         # threshold, so the collector would interrupt about one step in ten (~5 µs per step on
         # a 0.8 ms MLP step). The loop collects the young generations at each flush instead,
         # after the pending tensors are freed: the same work, done once, ~0.1 ms per flush.
-        collecting = gc.isenabled()
+        collecting, n_threads = gc.isenabled(), torch.get_num_threads()
         gc.disable()
         try:
-            _train(record, comps, spec, writer, progress, started, families)
+            _train(record, comps, spec, writer, progress, started, families, load)
         finally:
+            torch.set_num_threads(n_threads)
             if collecting:
                 gc.enable()
     writer.close()
@@ -131,7 +134,7 @@ def _new_record(loaded: LoadedSpec, comps: Components) -> RunRecord:
 
 
 def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
-           progress: Progress | None, started: float, families: frozenset[str]) -> None:
+           progress: Progress | None, started: float, families: frozenset[str], load: CpuLoad) -> None:
     model, loss_fn, optimizer, schedule = comps.model, comps.loss_fn, comps.optimizer, comps.schedule
     device, steps, cpu = comps.device, spec.probe.steps, comps.device.type == "cpu"
     index = LayerIndex.of(model)
@@ -170,6 +173,9 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
             phase = "forward"
             if step == 0:  # one-off diagnostics, timed apart from training like evaluations
                 record.first_step_after_process_start_s = time.time() - _process_start()
+                choice = choose_threads(spec.probe.threads, device, model, x, load)
+                torch.set_num_threads(choice.threads)
+                record.threads, record.threads_reason = choice.threads, choice.reason
                 record.first_batch = first_batch_facts(model, loss_fn, x, y, record.loss_class,
                                                        record.num_classes)
                 record.eval_seconds += time.perf_counter() - t1

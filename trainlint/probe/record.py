@@ -162,6 +162,8 @@ class RunRecord:
     clip_grad_norm: float | None = None
     device: str = "cpu"
     seed: int = 0
+    threads: int | None = None  # PyTorch intra-op threads the probe ran with (see probe/threads.py)
+    threads_reason: str = ""
     model: ModelFacts = field(default_factory=ModelFacts)
     data: DataFacts = field(default_factory=DataFacts)
     first_batch: FirstBatch | None = None

@@ -28,6 +28,7 @@ class Environment(BaseModel):
     platform: str
     device: str
     threads: int
+    threads_reason: str = Field("", description="Why the probe ran with `threads` (probe.threads, --threads).")
     cuda_available: bool
     seed: int
 
@@ -99,7 +100,8 @@ def environment(record: RunRecord) -> Environment:
     return Environment(
         python=platform.python_version(), torch=torch.__version__, numpy=numpy.__version__,
         platform=f"{sys.platform}-{platform.machine()}", device=record.device,
-        threads=torch.get_num_threads(), cuda_available=record.resources.cuda_available, seed=record.seed,
+        threads=record.threads or torch.get_num_threads(), threads_reason=record.threads_reason,
+        cuda_available=record.resources.cuda_available, seed=record.seed,
     )
 
 

@@ -193,6 +193,9 @@ def _describe(loc: tuple[str, ...], group: list[dict], root: type[BaseModel]) ->
     elif kind == "literal_error":
         message = "is not an accepted value"
         accepted = err.get("ctx", {}).get("expected")
+    if accepted is None and len(group) > 1 and parent is not None and loc:  # a union: say every form
+        field_info = parent.model_fields.get(loc[-1])
+        accepted = field_info.description if field_info is not None else None
     if "input" in err and kind != "value_error":
         message += f", got {show(value)}"
     return message, accepted, []

@@ -8,7 +8,7 @@ registries import torch and this module must stay cheap to import.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -76,6 +76,9 @@ class ProbeSpec(_Strict):
     )
     verify_attempts: int = Field(
         2, ge=1, le=10, description="Fixes tried per finding when verifying, best first, until one works."
+    )
+    threads: Annotated[int, Field(ge=1, le=1024, strict=True)] | Literal["auto"] = Field(
+        "auto", description="auto (1 thread for small models, else the idle cores) or a whole number of threads ≥ 1"
     )
 
 
