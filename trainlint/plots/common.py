@@ -1,4 +1,4 @@
-"""What every figure shares: a pyplot-free Agg figure, severity colours, finding markers, layer lines.
+"""What every figure shares: a pyplot-free Agg figure, severity colours, finding markers, layer labels.
 
 Why no pyplot: `matplotlib.figure.Figure` renders with Agg on its own, so drawing never touches
 global backend state (safe inside a notebook or a test run) and skips pyplot's import cost.
@@ -14,12 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
+from trainlint.analysis.wording import stop_text
 from trainlint.probe.record import LayerSeries, RunRecord
 from trainlint.report.model import write_atomic
 from trainlint.rules.base import Finding
 
 SEVERITY_COLOR = {"error": "#c62828", "warning": "#ef6c00", "info": "#1565c0"}
-MAX_LEGEND = 10  # more layers than this: colour by depth with a colour bar instead of a legend
+MAX_LEGEND = 10  # more layers than this: a heatmap, or colour by depth with a colour bar (see layers.py)
 DPI = 110
 LABEL_GAP = 0.06  # finding labels closer than this (fraction of the axis width) are staggered
 
@@ -141,37 +142,18 @@ def emphasised(findings: Sequence[Finding], names: Sequence[str]) -> dict[str, s
     return out if len(out) < len(names) else {}  # emphasising every layer says nothing
 
 
-def layer_lines(fig, ax, series: LayerSeries, record: RunRecord, transform=positive,
-                marked: dict[str, str] | None = None, log: bool = True) -> None:
-    """One line per layer: a legend up to MAX_LEGEND layers, beyond that colour by depth + colour bar."""
-    from matplotlib import cm, colormaps
-    from matplotlib.colors import Normalize
+def completed(series: LayerSeries, record: RunRecord) -> LayerSeries:
+    """`series` at the steps the probe completed: a sample taken in the step that crashed is dropped.
 
-    marked = marked or {}
-    values = transform(series.values)
-    n = len(series.names)
-    many = n > MAX_LEGEND
-    cmap = colormaps["viridis"] if many else None
-    for j, name in enumerate(series.names):
-        color = cmap(j / max(n - 1, 1)) if many else f"C{j % 10}"
-        bold = name in marked
-        label = layer_label(record, name) + (f"  ← {marked[name]}" if bold else "")
-        ax.plot(series.steps, values[:, j], color=color, lw=2.4 if bold else (0.9 if many else 1.4),
-                alpha=1.0 if bold or not many else 0.8, label=None if many and not bold else label,
-                zorder=3 if bold else 2)
-    if log:
-        ax.set_yscale("log")
-    if many:
-        sm = cm.ScalarMappable(norm=Normalize(0, n - 1), cmap=cmap)
-        bar = fig.colorbar(sm, ax=ax, pad=0.01, aspect=30)
-        ticks = sorted({0, n // 4, n // 2, (3 * n) // 4, n - 1})
-        bar.set_ticks(ticks)
-        bar.set_ticklabels([series.names[t] for t in ticks], fontsize=7)
-        bar.set_label("layer (input → output)", fontsize=8)
-        if marked:
-            ax.legend(fontsize=7, loc="best", framealpha=0.8)
-    else:
-        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), framealpha=0.8)
+    Why: a probe that crashes in the loss at step 0 has already sampled that forward pass's
+    activations; one point with no step around it draws as an empty frame, and a figure
+    without data is skipped instead (`can_draw`), as the README promises.
+    """
+    done = set(record.steps)
+    keep = [i for i, s in enumerate(series.steps) if s in done]
+    if len(keep) == len(series.steps):
+        return series
+    return LayerSeries(list(series.names), [series.steps[i] for i in keep], [series.values[i] for i in keep])
 
 
 def step_axis(ax, record: RunRecord) -> None:
@@ -186,7 +168,7 @@ def step_axis(ax, record: RunRecord) -> None:
     ax.set_xlim(-0.5, end)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("optimizer step" + (f" (probe stopped at step {last} of {record.steps_planned}: "
-                                      f"{record.stop_reason.replace('_', ' ')})" if early else ""))
+                                      f"{stop_text(record.stop_reason)})" if early else ""))
 
 
 def centred_median(values: np.ndarray, width: int) -> np.ndarray:

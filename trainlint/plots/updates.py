@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from trainlint.plots.common import (
+    completed,
     concerning,
     emphasised,
     figure,
+    finite_array,
     has_values,
-    layer_lines,
     mark_findings,
     note_findings,
-    positive,
     step_axis,
     title_pad,
 )
+from trainlint.plots.layers import layer_lines
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding
 
@@ -24,11 +25,12 @@ REFERENCE = 1e-3
 
 
 def can_draw(record: RunRecord) -> bool:
-    return has_values(record.update_ratio, positive)
+    """Any finite ratio at a completed step (zeros count: weights that never move are worth showing)."""
+    return has_values(completed(record.update_ratio, record), finite_array)
 
 
 def draw(record: RunRecord, findings: list[Finding], title: str):
-    series = record.update_ratio
+    series = completed(record.update_ratio, record)
     fig, axes = figure(5.2)
     ax = axes[0]
     ax.axhspan(*BAND, color="#2e7d32", alpha=0.10, lw=0, label="typical range (1e-4 to 1e-2)")
