@@ -54,7 +54,7 @@ def fabricated_report() -> Report:
                         final_val_loss=2.3178, final_val_metric=0.0864, metric_name="accuracy",
                         chance_metric=0.0808, steps_per_second=41.7, startup_seconds=0.4, peak_rss_mb=402.6),
         findings=findings,
-        not_evaluated=[NotEvaluated(code="TL001", rule="probe-crashed", reason="not recorded: crash")],
+        not_evaluated=[NotEvaluated(code="TL001", rule="probe-crashed", reason="nothing to check: the probe did not crash")],
         artifacts=["report.json", "report.md", "metrics.jsonl", "loss.png", "gradients.png"],
         command="probe",
         rules_evaluated=[RuleRef(code=c, rule=r) for c, r in (

@@ -333,7 +333,8 @@ def test_user_errors(user_dir: Path):
     assert "ValueError: boom" in str(err)
     assert "int" in str(raises("dataset.target", target="mydata.py:not_data", spec_dir=user_dir))
     assert "KeyError" in str(raises("dataset.target", target="mydata.py:Broken", spec_dir=user_dir))
-    raises("dataset.target", target="mydata.py:Blobs", spec_dir=user_dir, args={"bogus": 1})
+    err = raises("dataset.args.bogus", target="mydata.py:Blobs", spec_dir=user_dir, args={"bogus": 1})
+    assert "Blobs has no argument `bogus`" in str(err) and err.accepted  # from the class's own signature
 
 
 # -- learnability: synthetic data is neither noise nor trivial ---------------------------

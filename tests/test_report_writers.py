@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from rich.console import Console
 
 from trainlint.report.text import render_text
 from trainlint.report.writers import render
+from trainlint.rules.base import Finding
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = bool(os.environ.get("TRAINLINT_UPDATE_GOLDEN"))
@@ -83,3 +85,39 @@ def test_markdown_tables_survive_pipes_and_newlines():
         assert row.replace("\\|", "").count("|") == 6, row
     assert "[![Loss, validation and learning rate](loss.png)](loss.png)" in md
     assert "activations.png" not in md  # only plots that were written are linked
+
+
+def _text(report) -> str:
+    buffer = io.StringIO()
+    render_text(report, Console(file=buffer, force_terminal=False, no_color=True, width=100, soft_wrap=True),
+                verbose=True)
+    return buffer.getvalue()
+
+
+def test_no_negative_zero_in_summary_or_messages():
+    """A loss of -0.0 (BCE/CE on a perfect fit) and a rule's `{x:.0%}` of -0.004 read as 0, not -0."""
+    report = fabricated_report()
+    report.metrics.initial_loss = report.metrics.final_train_loss = report.metrics.final_val_loss = -0.0
+    report.findings[0].evidence["change"] = -0.0
+    report.findings[1] = Finding(code="TL205", rule="loss-oscillating", message=f"fell only {-0.004:.0%} overall")
+    text, md = _text(report), render("markdown", report)
+    assert re.search(r"train loss +0 → 0 ", text) and "change=0" in text and "fell only 0% overall" in text
+    for output in (text, md):
+        assert not re.search(r"(?<![\w.])-0(?![.\d])", output), output  # no "-0", "-0%", "-0 →"
+    report.command = "check"
+    assert re.search(r"initial loss +0  \(chance", _text(report))
+
+
+@pytest.mark.parametrize("reason, words", [
+    ("non_finite_loss", "(stopped early: the loss became non-finite)"),
+    ("crashed", "(stopped early: the training code raised an error)"),
+    ("interrupted", "(interrupted)"),
+    ("some_new_reason", "(some new reason)"),
+])
+def test_stop_reason_in_words(reason, words):
+    report = fabricated_report()
+    report.summary.stop_reason, report.summary.steps_run = reason, 45
+    for output in (_text(report), render("markdown", report)):
+        assert f"45/200 {words}" in output
+        assert "_" not in output.split("45/200")[1].splitlines()[0] and "stopped:" not in output
+    assert "45/200" not in _text(fabricated_report())  # completed runs say nothing

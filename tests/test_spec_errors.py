@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from trainlint.cli import app
@@ -372,7 +373,83 @@ def test_output_folder_name_must_be_plain(tmp_path):
 
 def test_device_flag_is_checked(tmp_path):
     _, result = invoke(tmp_path, BASE, "--device", "gpu")
-    assert_error(result, "--set device=gpu", "device", 'got "gpu"', "auto|cpu|cuda|cuda:N")
+    assert_error(result, "--device gpu", "device", 'got "gpu"', "auto|cpu|cuda|cuda:N")
+
+
+@pytest.mark.parametrize("flag, value, field", [("--seed", "99999999999999999999", "seed"),
+                                                ("--steps", "99999999999", "probe.steps")])
+def test_shortcut_flags_are_named_as_typed(tmp_path, flag, value, field):
+    _, result = invoke(tmp_path, BASE, flag, value)
+    err = assert_error(result, f"{flag} {value}", field, "must be less than or equal to")
+    assert "--set" not in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_flag_without_cuda_names_the_flag(tmp_path):
+    _, result = invoke(tmp_path, BASE, "--device", "cuda")
+    err = assert_error(result, "--device cuda", "device", "CUDA was requested but is not available here",
+                       "Accepted: auto, cpu")
+    assert "--set" not in err and "spec.yaml" not in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_in_the_spec_without_cuda_names_the_spec_line(tmp_path):
+    spec, result = invoke(tmp_path, edit("name: t\n", "name: t\ndevice: cuda\n"))
+    err = assert_error(result, f"{spec}:2:1", "device", "CUDA was requested but is not available here")
+    assert "--device" not in err and "--set" not in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_flag_fails_a_comparison_once(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(BASE)
+    result = CliRunner().invoke(app, ["compare-losses", str(spec), "--out", str(tmp_path / "out"),
+                                      "--device", "cuda"])
+    assert_error(result, "--device cuda", "device", "CUDA was requested")
+
+
+# --- `args:` checked against the callable's signature ------------------------------------------
+
+
+def test_optimizer_argument_typo_suggests_from_the_signature(tmp_path):
+    spec, result = invoke(tmp_path, BASE.replace("  name: adam\n  lr: 0.001\n",
+                                                 "  name: sgd\n  lr: 0.001\n  args: {momentun: 0.9}\n"))
+    err = assert_error(result, f"{spec}:13:10", "optimizer.args.momentun", "SGD has no argument `momentun`",
+                       "Accepted: momentum, dampening, weight_decay, nesterov", suggest="momentum")
+    accepted = err.split("Accepted: ")[1]
+    assert "params" not in accepted and "lr" not in accepted.replace("decoupled", "")
+
+
+def test_optimizer_argument_typo_from_set(tmp_path):
+    _, result = invoke(tmp_path, BASE, "--set", "optimizer.args.weight_decy=0.1")
+    assert_error(result, "--set optimizer.args.weight_decy=0.1", "optimizer.args.weight_decy",
+                 "Adam has no argument", suggest="weight_decay")
+
+
+def test_lr_in_optimizer_args_points_at_optimizer_lr(tmp_path):
+    spec, result = invoke(tmp_path, edit("  lr: 0.001\n", "  lr: 0.001\n  args: {lr: 0.1}\n"))
+    assert_error(result, f"{spec}:13:10", "optimizer.args.lr", "set `optimizer.lr` instead")
+
+
+def test_loss_argument_typo(tmp_path):
+    spec, result = invoke(tmp_path, edit("  name: cross_entropy\n",
+                                         "  name: cross_entropy\n  args: {label_smothing: 0.1}\n"))
+    assert_error(result, f"{spec}:10:10", "loss.args.label_smothing", "CrossEntropyLoss has no argument",
+                 "Accepted: weight, ", suggest="label_smoothing")
+
+
+def test_scheduler_argument_typo(tmp_path):
+    spec, result = invoke(tmp_path, BASE + "scheduler:\n  name: cosine\n  args: {eta_mn: 0.0}\n")
+    err = assert_error(result, f"{spec}:17:10", "scheduler.args.eta_mn", "CosineAnnealingLR has no argument",
+                       suggest="eta_min")
+    assert "optimizer" not in err.split("Accepted: ")[1]
+
+
+def test_target_model_argument_typo(tmp_path):
+    (tmp_path / "models.py").write_text(MODELS_PY)
+    spec, result = invoke(tmp_path, edit("name: mlp\n  args: {hidden: [16]}", "target: models.py:Net\n  args: {hiden: 4}"))
+    assert_error(result, f"{spec}:7:10", "model.args.hiden", "Net has no argument `hiden`", "Accepted: hidden",
+                 suggest="hidden")
 
 
 def test_out_is_an_existing_file(tmp_path):
@@ -384,3 +461,13 @@ def test_out_is_an_existing_file(tmp_path):
     assert "Traceback" not in result.output
     assert result.exit_code == 2, result.output
     assert "--out" in result.stderr and "is a file" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["probe", "check", "fix", "compare-losses", "compare-optimizers"])
+def test_bad_entry_in_a_comma_list_is_named(tmp_path, command):
+    """Each command splits `--ignore A,B`, and the error names the one bad entry, not the whole list."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(BASE)
+    result = CliRunner().invoke(app, [command, str(spec), "--out", str(tmp_path / "out"),
+                                      "--select", "TL1", "--ignore", "TL101,TL2O6"])
+    assert_error(result, "--ignore", None, "`TL2O6` matches no rule", suggest="TL206")

@@ -93,3 +93,11 @@ def test_bad_thread_count_is_a_located_spec_error(cli, tmp_path):
     result = cli("probe", CONFIGS / "quickstart.yaml", "--out", tmp_path, "--set", "probe.threads=0")
     assert result.exit_code == 2
     assert "probe.threads" in result.output and "auto" in result.output
+
+
+def test_threads_flag_sets_and_names_itself(cli, tmp_path):
+    result = cli("check", CONFIGS / "quickstart.yaml", "--out", tmp_path, "--threads", "2")
+    assert result.exit_code == 0, result.output
+    assert read_report(tmp_path)["environment"]["threads_reason"] == "probe.threads: 2"
+    bad = cli("probe", CONFIGS / "quickstart.yaml", "--out", tmp_path, "--threads", "many")
+    assert bad.exit_code == 2 and bad.output.startswith("error: --threads many: field `probe.threads`")

@@ -84,4 +84,4 @@ def test_clip_already_set_offers_only_the_lr():
 
 def test_not_evaluated_without_a_loss():
     found, skipped = evaluate(record([]), rules=[non_finite_loss])
-    assert found == [] and skipped[0].reason == "not recorded: train_loss"
+    assert found == [] and skipped[0].reason == "not recorded: the training loss"

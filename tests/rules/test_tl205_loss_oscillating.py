@@ -80,3 +80,12 @@ def test_metric_bounce_evidence():
     (f,) = findings(record(BOUNCE, val_metric=[0.17, 0.47, 0.31, 0.17]))
     assert f.evidence["metric_bounce"] == pytest.approx(0.3 / 0.9)
     assert f.evidence["min_metric_bounce"] == 0.1
+
+
+def test_message_says_rose_when_the_loss_ended_higher():
+    """A negative drop is a rise: "rose 8%", never "fell only -8%"."""
+    (f,) = findings(record(BOUNCE))
+    assert f.evidence["relative_drop"] < 0
+    assert f.message.endswith(f"and rose {-f.evidence['relative_drop']:.0%} overall") and "-" not in f.message[-20:]
+    (g,) = findings(record([2.3] * 50 + ([1.2] * 8 + [3.0] * 2) * 5))
+    assert g.message.endswith("and fell only 48% overall")

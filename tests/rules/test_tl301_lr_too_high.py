@@ -95,4 +95,4 @@ def test_diverging_uses_ratios_before_the_best_level():
 
 def test_not_evaluated_without_update_ratios():
     found, skipped = evaluate(record(NAN, ratio=None), rules=[lr_too_high])
-    assert found == [] and "update_ratio" in skipped[0].reason
+    assert found == [] and "update ratios" in skipped[0].reason

@@ -71,4 +71,4 @@ def test_slow_progress_evidence():
 
 def test_not_evaluated_without_update_ratios():
     found, skipped = evaluate(record(FLAT, ratio=None), rules=[lr_too_low])
-    assert found == [] and "update_ratio" in skipped[0].reason
+    assert found == [] and "update ratios" in skipped[0].reason

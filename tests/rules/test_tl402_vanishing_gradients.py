@@ -72,4 +72,4 @@ def test_not_evaluated_without_layer_norms():
     from trainlint.probe.record import RunRecord
 
     _, skipped = evaluate(RunRecord(), rules=[vanishing_gradients])
-    assert "layer_grad_norm" in skipped[0].reason
+    assert "per-layer gradient norms" in skipped[0].reason

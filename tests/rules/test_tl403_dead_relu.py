@@ -69,3 +69,17 @@ def test_threshold_override():
     run = activation_run({"act1": [0.6] * 5}, {"act1": "ReLU"})
     found, _ = evaluate(run, rules=[dead_relu], thresholds={"dead-relu": {"max_dead_fraction": 0.7}})
     assert found == []
+
+
+def test_many_dead_layers_show_the_worst_few_and_a_count():
+    """31 dead layers: the message names the 3 worst and counts the rest; the evidence keeps all 31."""
+    series = {f"act{i}": [0.6 + i / 100] * 5 for i in range(31)}
+    (f,) = findings(activation_run(series, {n: "ReLU" for n in series}))
+    assert f.message.startswith("31 ReLU layers kept ≥ 50% dead units over the last 3 samples")
+    assert "(lowest: `act30` 90%, `act29` 89%, `act28` 88% and 28 more)" in f.message
+    assert "act27" not in f.message and len(f.evidence["dead_fraction"]) == 31
+
+
+def test_one_dead_layer_is_singular():
+    (f,) = findings(activation_run({"act1": [0.9] * 5}, {"act1": "ReLU"}))
+    assert f.message.startswith("1 ReLU layer kept") and "(s)" not in f.message

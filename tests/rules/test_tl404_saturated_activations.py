@@ -80,3 +80,13 @@ def test_raw_inputs_of_a_user_dataset_are_advice():
     run.data.feature_rms_max = 827.0
     (f,) = findings(run)
     assert not f.fixes[0].applicable and "standardise" in f.fixes[0].text and f.config_key == "dataset"
+
+
+def test_counts_are_words_and_long_lists_are_cut():
+    (one,) = findings(sat_run({"act1": [0.9] * 5, "act2": [0.0] * 5}))
+    assert one.message.startswith("1 activation layer has ≥ 50%") and "(s)" not in one.message
+    series = {f"t{i}": [0.6 + i / 100] * 5 for i in range(12)}
+    (many,) = findings(sat_run(series, {n: "Tanh" for n in series}))
+    assert many.message.startswith("12 activation layers have")
+    assert many.message.endswith("`t11` (Tanh) 71%, `t10` (Tanh) 70%, `t9` (Tanh) 69% and 9 more")
+    assert len(many.evidence["saturated_fraction"]) == 12

@@ -84,7 +84,7 @@ def test_not_evaluated_without_evals():
     from trainlint.probe.record import RunRecord
 
     _, skipped = evaluate(RunRecord(), rules=[overfitting])
-    assert skipped and "evals" in skipped[0].reason
+    assert skipped and "validation evaluations" in skipped[0].reason
 
 
 def test_existing_weight_decay_is_raised_tenfold():

@@ -56,7 +56,9 @@ def test_quiet(name, run):
     assert findings(run) == []
 
 
-def with_update_ratio(run, ratio):
+def with_update_ratio(run, ratio, lr=1e-3):
+    """Update ratios sampled every 10 steps at a constant LR (a zero: a layer that did not move)."""
+    run.lr, run.lr_series = lr, [lr] * len(run.steps)
     run.update_ratio = LayerSeries(names=["fc1", "head"], steps=[0, 10, 20, 30],
                                    values=[[ratio, ratio], [ratio, 0.0], [ratio, ratio], [ratio, ratio]])
     return run
@@ -66,7 +68,7 @@ def test_cannot_fit_with_moving_weights_blames_capacity():
     (f,) = findings(with_update_ratio(acc_run([0.1, 0.11, 0.1, 0.1]), 1e-3))
     assert f.evidence["val_metric"] == 0.1 and f.evidence["chance_metric"] == 0.1
     assert f.evidence["progress"] == pytest.approx(0.0) and f.step == 99
-    assert f.evidence["median_update_ratio"] == pytest.approx(1e-3)
+    assert f.evidence["update_ratio_median"] == pytest.approx(1e-3)
     assert f.config_key == "model.args" and "does not fit" in f.message
     assert not f.fixes[1].applicable and "regularisation" in f.fixes[1].text  # no weight decay: no no-op edit
 
@@ -141,3 +143,15 @@ def test_fits_train_only_puts_data_check_first():
 def test_regression_progress_is_share_of_error_removed():
     (f,) = findings(mae_run([10.0, 9.8, 9.5]))
     assert f.evidence["progress"] == pytest.approx(0.05) and f.evidence["metric_name"] == "mae"
+
+
+def test_cannot_fit_with_overshooting_updates_blames_lr_first():
+    (f,) = findings(with_update_ratio(acc_run([0.1, 0.11, 0.1, 0.1]), 0.05))  # 50x the ~1e-3 rule of thumb
+    assert f.config_key == "optimizer.lr" and "update ratio 5.0e-02" in f.fixes[0].text
+
+
+def test_quotes_the_last_evaluation_and_names_the_best_one_it_judged():
+    (f,) = findings(acc_run([0.1, 0.1, 0.15, 0.12]))  # judged: 0.15 (5.6% of the way), shown: 0.12 as the summary
+    assert (f.evidence["val_metric"], f.evidence["val_metric_judged"], f.evidence["last_evals"]) == (0.12, 0.15, 2)
+    assert f.message.startswith("validation accuracy 0.120 at the end (0.150 at best over the last 2 evaluations) "
+                                "is near chance (0.100)")

@@ -56,4 +56,4 @@ def test_not_evaluated_without_timings():
     from trainlint.probe.record import RunRecord
 
     _, skipped = evaluate(RunRecord(), rules=[data_loader_bottleneck])
-    assert "data_wait_s" in skipped[0].reason
+    assert "data-loading times" in skipped[0].reason

@@ -1,13 +1,39 @@
-"""Train/validation comparisons shared by the TL5xx rules: the validation minimum and progress over chance."""
+"""Validation numbers shared by the TL5xx rules and the report: the final metric, the validation
+minimum, progress over chance.
+
+The *final validation metric* is the metric of the last evaluation (`final_val_metric`), printed
+with `fmt_metric`: the summary, report.json's `metrics.final_val_metric`, the compare tables and
+every finding that quotes "validation accuracy/mae … at the end" use these two, so one run never
+shows two values under that name. A rule that judges on something else (TL502: the best of the
+last evaluations) names that value differently.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from trainlint.probe.record import EvalSeries, LayerSeries, RunRecord
+from trainlint.analysis.wording import num
+from trainlint.probe.record import EvalSeries, RunRecord
+
+
+def final_val_metric(values: Sequence[float]) -> float | None:
+    """The final validation metric: the last evaluation's value; None when there is none or it is not finite."""
+    last = float(values[-1]) if len(values) else math.nan
+    return last if math.isfinite(last) else None
+
+
+def fmt_metric(value: float | None) -> str:
+    """A validation metric (or its chance level, or its noise) as every output prints it.
+
+    Three decimals for accuracies and errors up to 1, four significant digits above; "–" for none.
+    """
+    if value is None:
+        return "–"
+    return num(value, ".3f") if abs(value) <= 1 else num(value, ".4g")
 
 
 @dataclass(frozen=True)
@@ -84,18 +110,6 @@ def progress_over_chance(metric: float, chance: float, higher_is_better: bool) -
     if higher_is_better:
         return (metric - chance) / (1 - chance) if chance < 1 else math.nan
     return (chance - metric) / chance if chance > 0 else math.nan
-
-
-def median_update_ratio(ratios: LayerSeries, last_fraction: float = 0.5) -> float:
-    """Median over layers and the last `last_fraction` of samples of the update ratio ‖Δw‖/‖w‖.
-
-    Zero ratios (a layer that did not move: frozen, unused or a zero LR) are left out; NaN when
-    nothing was recorded.
-    """
-    rows = ratios.values[int(len(ratios.values) * (1 - last_fraction)):]
-    values = np.asarray([v for row in rows for v in row], float)
-    values = values[np.isfinite(values) & (values > 0)]
-    return float(np.median(values)) if len(values) else math.nan
 
 
 def decay_pull(run: RunRecord) -> float:

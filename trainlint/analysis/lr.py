@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from trainlint.analysis.loss import jump_index
+from trainlint.analysis.loss import divergence, jump_index
 from trainlint.analysis.series import round_sig
 from trainlint.probe.record import RunRecord
 
@@ -133,6 +134,56 @@ def typical_update_ratio(run: RunRecord, before_step: int | None = None) -> floa
     return median_update_ratio(layer_update_ratios(run, before_step))
 
 
+# A loss that climbed back to this multiple of its best level, undoing this share of its progress,
+# diverged (TL204's and TL301's defaults): update ratios after its best level no longer describe the LR.
+DIVERGED_RATIO = 1.5
+DIVERGED_PROGRESS_LOST = 0.25
+
+
+def stable_end(run: RunRecord) -> int | None:
+    """The step where the stable part of the run ends; None when the whole run is stable.
+
+    The loss's first blow-up (`blow_up_cut`); else, when the loss diverged (climbed back to
+    `DIVERGED_RATIO` x its best window and undid `DIVERGED_PROGRESS_LOST` of its progress), the
+    step after its best window.
+    """
+    cut = blow_up_cut(run.train_loss)
+    if cut is not None:
+        return cut
+    d = divergence(run.train_loss)
+    if d is not None and d.ratio >= DIVERGED_RATIO and d.progress_lost >= DIVERGED_PROGRESS_LOST:
+        return (run.steps[d.best_index] if d.best_index < len(run.steps) else d.best_index) + 1
+    return None
+
+
+@dataclass(frozen=True)
+class UpdateRatio:
+    """The run's update ratio: the one number every finding quotes as "update ratio".
+
+    Attributes:
+        median: median over layers of `by_layer`; NaN when nothing usable was recorded.
+        by_layer: per layer, the median update ratio ‖Δw‖/‖w‖ rescaled to `optimizer.lr`
+            (see `layer_update_ratios`), over the samples before `before_step`.
+        before_step: where the stable part of the run ends (`stable_end`); None: the whole run.
+    """
+
+    median: float
+    by_layer: dict[str, float]
+    before_step: int | None
+
+
+def stable_update_ratio(run: RunRecord) -> UpdateRatio:
+    """The update ratio of the run: median over layers, rescaled to the configured LR, over the
+    stable part of the run (before the loss blew up or diverged).
+
+    Why one function: TL203, TL301, TL302, TL502 and the loss rules all quote it; computed with
+    different windows, one report showed 1.1e-04 and 1.1e-05 for the same run.
+    """
+    cut = stable_end(run)
+    per_layer = layer_update_ratios(run, cut)
+    return UpdateRatio(median_update_ratio(per_layer), per_layer, cut)
+
+
 def blow_up_cut(train_loss: Sequence[float], fallback: int | None = None) -> int | None:
     """The step before which update ratios still describe the LR: the loss's first blow-up
     (see `jump_index`), never before step 1 so the first sample always counts; else `fallback`.
@@ -141,3 +192,43 @@ def blow_up_cut(train_loss: Sequence[float], fallback: int | None = None) -> int
     """
     jump = jump_index(train_loss)
     return max(1, jump) if jump is not None else fallback
+
+
+@dataclass(frozen=True)
+class LowerLr:
+    """A lower LR to suggest, and where the number comes from (said in the fix text)."""
+
+    value: float
+    source: str  # range_test | update_ratio | fallback
+
+    def because(self, run: RunRecord, ratio: float = math.nan, target: float = TARGET_UPDATE_RATIO) -> str:
+        """The fix's reason in words, e.g. "range test on this model and data" with the alternative."""
+        if self.source == "range_test":
+            text = "the LR range test on this model and data"
+            other = lr_for_ratio(run.lr, ratio, target) if math.isfinite(ratio) and ratio > 0 else math.nan
+            if math.isfinite(other) and not 1 / 3 <= other / self.value <= 3:
+                text += f"; the update ratio {ratio:.1e} alone would say {other:g}"
+            return text
+        if self.source == "update_ratio":
+            return f"brings the update ratio {ratio:.1e} to ~{target:g}"
+        return ""
+
+
+def lower_lr(run: RunRecord, ratio: float = math.nan, target: float = TARGET_UPDATE_RATIO,
+             fallback: float | None = None) -> LowerLr:
+    """The LR to suggest when the current one is too high: one answer for every rule.
+
+    Best founded first: the range test run on this model and data after the probe (a measured
+    loss-vs-LR curve), when it found a lower LR; else the LR that brings the measured update
+    ratio to `target` (a rule of thumb, ~10x too cautious for SGD on small MLPs); else
+    `fallback` (the rule's own, e.g. the factor the loss grew by), else a tenth of the LR.
+    """
+    r = run.lr_range
+    if r is not None and r.suggested_lr is not None and 0 < r.suggested_lr < 0.9 * run.lr:
+        return LowerLr(r.suggested_lr, "range_test")
+    if math.isfinite(ratio) and ratio > 0:
+        by_ratio = lr_for_ratio(run.lr, ratio, target)
+        if by_ratio < run.lr / 1.5:
+            return LowerLr(by_ratio, "update_ratio")
+    return LowerLr(round_sig(fallback if fallback is not None else run.lr / 10), "fallback")
+

@@ -16,6 +16,7 @@ def check_command(
     out: o.Out = None,
     device: o.Device = None,
     seed: o.Seed = None,
+    threads: o.Threads = None,
     fmt: o.Format = o.OutputFormat.text,
     fail_on: o.FailOnOpt = o.FailOn.error,
     select: o.Select = None,
@@ -30,7 +31,7 @@ def check_command(
     would; same outputs in --out and the same exit status.
     """
     with handle_errors():
-        loaded = load_spec(config, o.overrides(set_, None, seed, device))
+        loaded = load_spec(config, o.overrides(set_, None, seed, device, threads))
         outcome = check(loaded, ProbeOptions(out=out, select=select or [], ignore=ignore or [], plots=False))
         raise typer.Exit(interrupted_exit(emit(outcome, fmt.value, fail_on.value, verbose=verbose, quiet=quiet),
                                           outcome))

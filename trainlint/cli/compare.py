@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from trainlint.analysis.wording import no_negative_zero, status_word
 from trainlint.cli import options as o
 from trainlint.cli.errors import handle_errors
 from trainlint.cli.output import console
@@ -17,9 +18,9 @@ from trainlint.spec.validate import check_names
 
 Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Parallel processes (default: up "
                                           "to one per core and per variant, when that saves time).")]
-Losses = Annotated[list[str] | None, typer.Option("--loss", help="A loss variant: name or "
+Losses = Annotated[list[str] | None, typer.Option("--loss", metavar="<variant>", help="A loss variant: name or "
                    "name:key=value,... (repeatable) (default: compare.losses, else defaults for the task).")]
-Optimizers = Annotated[list[str] | None, typer.Option("--optimizer", help="An optimizer variant: name or "
+Optimizers = Annotated[list[str] | None, typer.Option("--optimizer", metavar="<variant>", help="An optimizer variant: name or "
                        "name:lr=...,key=value (repeatable) (default: compare.optimizers, else SGD+momentum, "
                        "Adam, AdamW, RMSprop, Adagrad).")]
 TuneLr = Annotated[bool, typer.Option("--tune-lr", help="Give each optimizer its own LR range test and "
@@ -28,34 +29,34 @@ TuneLr = Annotated[bool, typer.Option("--tune-lr", help="Give each optimizer its
 
 def compare_losses_command(
     config: o.Config, loss: Losses = None, out: o.Out = None, steps: o.Steps = None, jobs: Jobs = None,
-    device: o.Device = None, seed: o.Seed = None, fmt: o.Format = o.OutputFormat.text,
-    fail_on: o.FailOnOpt = o.FailOn.error, select: o.Select = None, ignore: o.Ignore = None,
+    device: o.Device = None, seed: o.Seed = None, threads: o.Threads = None,
+    fmt: o.Format = o.OutputFormat.text, fail_on: o.FailOnOpt = o.FailOn.error, select: o.Select = None, ignore: o.Ignore = None,
     set_: o.Set = None, no_plots: o.NoPlots = False, quiet: o.Quiet = False, verbose: o.Verbose = False,
 ) -> None:
     """Probe the spec once per loss (same init and data order); rank on the validation metric."""
-    _compare("losses", config, loss or [], False, out, steps, jobs, device, seed, fmt, fail_on, select,
+    _compare("losses", config, loss or [], False, out, steps, jobs, device, seed, threads, fmt, fail_on, select,
              ignore, set_, no_plots, quiet, verbose)
 
 
 def compare_optimizers_command(
     config: o.Config, optimizer: Optimizers = None, tune_lr: TuneLr = False, out: o.Out = None,
     steps: o.Steps = None, jobs: Jobs = None, device: o.Device = None, seed: o.Seed = None,
-    fmt: o.Format = o.OutputFormat.text, fail_on: o.FailOnOpt = o.FailOn.error, select: o.Select = None,
+    threads: o.Threads = None, fmt: o.Format = o.OutputFormat.text, fail_on: o.FailOnOpt = o.FailOn.error, select: o.Select = None,
     ignore: o.Ignore = None, set_: o.Set = None, no_plots: o.NoPlots = False, quiet: o.Quiet = False,
     verbose: o.Verbose = False,
 ) -> None:
     """Probe the spec once per optimizer (same init and data order); rank on the validation metric."""
-    _compare("optimizers", config, optimizer or [], tune_lr, out, steps, jobs, device, seed, fmt, fail_on,
+    _compare("optimizers", config, optimizer or [], tune_lr, out, steps, jobs, device, seed, threads, fmt, fail_on,
              select, ignore, set_, no_plots, quiet, verbose)
 
 
-def _compare(kind, config, cli_variants, tune_lr, out, steps, jobs, device, seed, fmt, fail_on, select,
+def _compare(kind, config, cli_variants, tune_lr, out, steps, jobs, device, seed, threads, fmt, fail_on, select,
              ignore, set_, no_plots, quiet, verbose) -> None:
     from trainlint.compare.runner import CompareOptions, RangeSettings, data_task, run_comparison
     from trainlint.compare.variants import loss_variants, optimizer_variants
 
     with handle_errors():
-        loaded = load_spec(config, o.overrides(set_, steps, seed, device))
+        loaded = load_spec(config, o.overrides(set_, steps, seed, device, threads))
         check_names(loaded)
         if kind == "losses":
             variants = loss_variants(loaded, cli_variants, data_task(loaded))
@@ -67,7 +68,7 @@ def _compare(kind, config, cli_variants, tune_lr, out, steps, jobs, device, seed
         def on_done(result) -> None:
             done.append(result)
             if text and not quiet and sys.stderr.isatty():
-                typer.echo(f"  {len(done)}/{len(variants)} {result.label}: {result.status}", err=True)
+                typer.echo(f"  {len(done)}/{len(variants)} {result.label}: {status_word(result.status)}", err=True)
 
         options = CompareOptions(out=out, jobs=jobs, tune_lr=RangeSettings() if tune_lr else None,
                                  select=select or [], ignore=ignore or [], on_done=on_done)
@@ -112,7 +113,7 @@ def _render(comparison, quiet: bool, verbose: bool, no_plots: bool) -> None:
     for row in comparison.rows:
         findings = " ".join(row.codes) or ("–" if row.status == "completed" else "")
         if row.status != "completed":
-            findings = f"[red]{row.status}[/] {findings}".strip()
+            findings = f"[red]{status_word(row.status)}[/] {findings}".strip()
         table.add_row(str(row.rank or "–"), escape(row.label) + (" (current)" if row.is_current else ""),
                       _num(row.lr, "{:.1g}"), _num(row.metric, "{:.3f}" if comparison.higher_is_better else "{:.4g}"),
                       _num(row.noise, "{:.3f}" if comparison.higher_is_better else "{:.4g}"), _num(row.steps_to_target, "{}"), _num(row.final_train_loss, "{:.3g}"),
@@ -137,4 +138,4 @@ def _render(comparison, quiet: bool, verbose: bool, no_plots: bool) -> None:
 
 
 def _num(value, pattern: str) -> str:
-    return "–" if value is None else pattern.format(value)
+    return "–" if value is None else no_negative_zero(pattern.format(value))

@@ -46,6 +46,7 @@ def fix_command(
     steps: o.Steps = None,
     device: o.Device = None,
     seed: o.Seed = None,
+    threads: o.Threads = None,
     fail_on: o.FailOnOpt = o.FailOn.error,
     select: o.Select = None,
     ignore: o.Ignore = None,
@@ -55,10 +56,10 @@ def fix_command(
 ) -> None:
     """Probe the spec, re-run it with each finding's fix, and write the spec with the fixes that work."""
     with handle_errors(), stop_on_interrupt():
-        loaded = load_spec(config, o.overrides(set_, steps, seed, device))
+        loaded = load_spec(config, o.overrides(set_, steps, seed, device, threads))
         with progress_bar(wants_progress(quiet), loaded.name) as progress:
             outcome = probe(loaded, ProbeOptions(out=out, select=select or [], ignore=ignore or [], plots=False,
-                                                 progress=progress))
+                                                 progress=progress, range_test=True))
         target, backup = fixed_paths(loaded.path, write)
         verification = verify_with_progress(loaded, outcome, select or [], ignore or [], quiet, jobs=jobs,
                                             attempts=attempts, fixed_path=target, backup=backup)

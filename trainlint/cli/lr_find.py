@@ -33,6 +33,7 @@ def lr_find_command(
     stop_factor: StopFactor = 4.0,
     device: o.Device = None,
     seed: o.Seed = None,
+    threads: o.Threads = None,
     fmt: o.Format = o.OutputFormat.text,
     set_: o.Set = None,
     no_plots: o.NoPlots = False,
@@ -43,7 +44,7 @@ def lr_find_command(
     from trainlint.probe.range_test import run_range_test, summary
 
     with handle_errors():
-        loaded = load_spec(config, o.overrides(set_, None, seed, device))
+        loaded = load_spec(config, o.overrides(set_, None, seed, device, threads))
         check_names(loaded)
         if not 0 < start_lr < end_lr or stop_factor <= 1:
             raise SpecError(f"the sweep {start_lr:g} → {end_lr:g} is not an increasing positive range "

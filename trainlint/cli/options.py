@@ -29,18 +29,36 @@ Out = Annotated[Path | None, typer.Option("--out", help="Output folder (default:
 Steps = Annotated[int | None, typer.Option("--steps", min=1, help="Override probe.steps.")]
 Device = Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda | cuda:N (overrides `device`).")]
 Seed = Annotated[int | None, typer.Option("--seed", min=0, help="Override `seed`.")]
+Threads = Annotated[str | None, typer.Option(
+    "--threads", metavar="<auto|N>",
+    help="CPU threads for PyTorch (overrides probe.threads): auto picks 1 for small models, where more "
+    "threads only add overhead, else the cores other processes leave idle; N uses N.")]
 Format = Annotated[OutputFormat, typer.Option(
     "--format", help="What to print on stdout: text (terminal), json (report.json), markdown (report.md, "
     "for a CI job summary), github (Actions annotations), junit (XML). Files in --out are always written.")]
 FailOnOpt = Annotated[FailOn, typer.Option("--fail-on", help="Lowest severity that makes the exit status 1.")]
-Set = Annotated[list[str] | None, typer.Option("--set", help="Override a spec field: key.path=value (repeatable).")]
-Select = Annotated[list[str] | None, typer.Option("--select", help="Only these rules: codes, names or prefixes.")]
-Ignore = Annotated[list[str] | None, typer.Option("--ignore", help="Skip these rules: codes, names or prefixes.")]
+Set = Annotated[list[str] | None, typer.Option("--set", metavar="<key.path=value>",
+                                               help="Override a spec field: key.path=value (repeatable).")]
+
+
+def split_commas(values: list[str] | None) -> list[str] | None:
+    """``--ignore TL204,TL301 --ignore TL4`` → ``[TL204, TL301, TL4]``: comma lists and repetition, as in ruff."""
+    if values is None:
+        return None
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+Select = Annotated[list[str] | None, typer.Option(
+    "--select", metavar="<rules>", callback=split_commas,
+    help="Only these rules: codes, names or prefixes, comma-separated or repeated (--select TL2,TL301).")]
+Ignore = Annotated[list[str] | None, typer.Option(
+    "--ignore", metavar="<rules>", callback=split_commas,
+    help="Skip these rules: codes, names or prefixes, comma-separated or repeated (--ignore TL204,TL301).")]
 NoPlots = Annotated[bool, typer.Option("--no-plots", help="Do not draw the PNG plots.")]
 Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Only the list of findings.")]
 TensorBoard = Annotated[bool, typer.Option(
     "--tensorboard", help="Also write the recorded scalars as TensorBoard events to --out/tensorboard "
-    "(needs `pip install 'trainlint[tensorboard]'`).")]
+    "(needs `pip install 'trainlint\\[tensorboard]'`).")]  # \\[ keeps rich from reading [tensorboard] as markup
 VerifyFixes = Annotated[bool, typer.Option(
     "--verify-fixes", help="Re-run the probe with each finding's fix applied (same seed, weights and data "
     "order), report which fixes work, and write the spec with them applied to --out/fixed.yaml.")]
@@ -48,13 +66,19 @@ Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="Evidence and eve
 
 
 def overrides(sets: list[str] | None, steps: int | None = None, seed: int | None = None,
-              device: str | None = None) -> list[str]:
-    """`--set` expressions plus the shortcut flags, the flags last so they win."""
+              device: str | None = None, threads: str | None = None) -> list[str]:
+    """`--set` expressions plus the shortcut flags, the flags last so they win.
+
+    The flags stay as typed (``--device cuda``): load_spec applies them to their spec field and
+    names them, not an equivalent `--set`, in its errors.
+    """
     out = list(sets or [])
     if steps is not None:
-        out.append(f"probe.steps={steps}")
+        out.append(f"--steps {steps}")
     if seed is not None:
-        out.append(f"seed={seed}")
+        out.append(f"--seed {seed}")
     if device is not None:
-        out.append(f"device={device}")
+        out.append(f"--device {device}")
+    if threads is not None:
+        out.append(f"--threads {threads}")
     return out

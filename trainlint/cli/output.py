@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 
+from trainlint.analysis.wording import num
 from trainlint.cli.errors import EXIT_INTERNAL
 from trainlint.report.model import Report
 from trainlint.rules.base import Severity
@@ -68,7 +69,7 @@ def progress_bar(enabled: bool, label: str) -> Iterator[object]:
         def update(done: int, total: int, loss: float) -> None:
             speed = bar.tasks[task].speed
             rate = f"{speed:.1f} steps/s" if speed else ""
-            bar.update(task, completed=done, total=total, loss=f"{loss:.4g}", rate=rate)
+            bar.update(task, completed=done, total=total, loss=num(loss), rate=rate)
 
         yield update
 

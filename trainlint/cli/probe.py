@@ -17,6 +17,7 @@ def probe_command(
     steps: o.Steps = None,
     device: o.Device = None,
     seed: o.Seed = None,
+    threads: o.Threads = None,
     fmt: o.Format = o.OutputFormat.text,
     fail_on: o.FailOnOpt = o.FailOn.error,
     select: o.Select = None,
@@ -30,11 +31,11 @@ def probe_command(
 ) -> None:
     """Run a short instrumented training of the spec and diagnose it."""
     with handle_errors(), stop_on_interrupt():
-        loaded = load_spec(config, o.overrides(set_, steps, seed, device))
+        loaded = load_spec(config, o.overrides(set_, steps, seed, device, threads))
         with progress_bar(wants_progress(quiet), loaded.name) as progress:
             outcome = probe(loaded, ProbeOptions(out=out, select=select or [], ignore=ignore or [],
                                                  plots=not no_plots, progress=progress,
-                                                 tensorboard=tensorboard))
+                                                 tensorboard=tensorboard, range_test=True))
         if verify_fixes or loaded.spec.probe.verify_fixes:
             from trainlint.cli.fix import verify_with_progress
 

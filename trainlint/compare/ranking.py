@@ -3,13 +3,14 @@
 Ranking uses only the loss-independent validation metric (accuracy, or MAE for regression) at
 the end of each probe, never a variant's own loss: losses of different kinds are not comparable.
 
-How noise is judged: the *noise band* of a variant is the spread (max − min) of its last
-`NOISE_EVALS` validation evaluations, i.e. how much its metric still moves at the end of the probe.
+How noise is judged: the *noise* of a variant (`metric_noise`, the table's "noise" column) is
+the larger of the spread (max − min) of its last `NOISE_EVALS` validation evaluations, i.e. how
+much its metric still moves at the end of the probe, and `MIN_RELATIVE_GAP` of its metric (a floor
+for curves that have converged to a constant, where a lead of a sample or two is still luck).
 The best variant is a *clear winner* only when its lead over every other ranked variant exceeds
-both variants' noise bands and `MIN_RELATIVE_GAP` of its metric (a floor for curves that have
-converged to a constant, where a lead of a sample or two is still luck). Otherwise the variants
-within that margin of the best are reported as "no clear winner", and the spec's own setting is
-kept when it is among them.
+both variants' noise (`noise_margin`). Otherwise the variants within that margin of the best are
+reported as "no clear winner", and the spec's own setting is kept when it is among them.
+`--verify-fixes` judges a fix's change of the metric with the same two functions.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from trainlint.analysis.generalization import final_val_metric, fmt_metric
 from trainlint.analysis.series import coefficient_of_variation, finite
 from trainlint.report.model import FINAL_WINDOW
 
@@ -51,13 +53,12 @@ class VariantResult:
 
     @property
     def final_metric(self) -> float | None:
-        return last_finite(self.val_metric)
+        return final_val_metric(self.val_metric)
 
 
 def last_finite(values: list[float]) -> float | None:
-    """The last value when it is finite, else None (an empty list too)."""
-    last = values[-1] if values else math.nan
-    return float(last) if math.isfinite(last) else None
+    """The last value when it is finite, else None (an empty list too): the final validation metric."""
+    return final_val_metric(values)
 
 
 @dataclass
@@ -72,7 +73,7 @@ class Row:
     error: str | None
     lr: float | None
     metric: float | None
-    noise: float | None
+    noise: float | None  # `metric_noise`: what the verdict counts as noise for this variant
     steps_to_target: int | None
     final_train_loss: float | None
     stability: float | None
@@ -120,6 +121,23 @@ def noise_band(values: list[float], k: int = NOISE_EVALS) -> float | None:
     return float(tail.max() - tail.min()) if len(tail) >= 2 else None
 
 
+def metric_noise(values: list[float], metric: float | None) -> float | None:
+    """The change of a run's final `metric` that counts as noise: the larger of the spread of its
+    last `NOISE_EVALS` evaluations (`values`) and `MIN_RELATIVE_GAP` of the metric; None without one.
+
+    The one definition behind the compare tables' "noise" column, the ranking verdict and the
+    `--verify-fixes` tolerance (module docstring).
+    """
+    if metric is None or not math.isfinite(metric):
+        return None
+    return max(noise_band(values) or 0.0, MIN_RELATIVE_GAP * abs(metric))
+
+
+def noise_margin(*noises: float | None) -> float:
+    """The difference between two runs' metrics that is still noise: the larger of their noises."""
+    return max((n for n in noises if n is not None), default=0.0)
+
+
 def final_train_loss(train_loss: list[float]) -> float | None:
     tail = finite(train_loss)[-FINAL_WINDOW:]
     return float(tail.mean()) if len(tail) else None
@@ -138,7 +156,7 @@ def rank_variants(results: list[VariantResult]) -> list[Row]:
     for r, final in zip(results, finals, strict=True):
         reach = steps_to_target(r.eval_steps, r.val_metric, target_of(best, higher), higher) if best else None
         rows.append(Row(r.label, r.edits, r.notes, r.is_current, r.status, r.error, r.lr, final,
-                        noise_band(r.val_metric), reach, final_train_loss(r.train_loss),
+                        metric_noise(r.val_metric, final), reach, final_train_loss(r.train_loss),
                         stability(r.train_loss), r.wall_seconds, r.findings, r.tuning))
 
     def key(item: tuple[int, Row]):
@@ -153,12 +171,6 @@ def rank_variants(results: list[VariantResult]) -> list[Row]:
     return [row for _, row in ranked] + [row for row in rows if row.rank is None]
 
 
-def fmt_metric(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.3f}" if abs(value) <= 1 else f"{value:.4g}"
-
-
 def recommend(rows: list[Row], metric_name: str, higher: bool) -> Recommendation:
     """The best variant, or "no clear winner" when the leaders are within noise (module docstring)."""
     ranked = [r for r in rows if r.rank is not None]
@@ -170,22 +182,18 @@ def recommend(rows: list[Row], metric_name: str, higher: bool) -> Recommendation
         return Recommendation(best.label, True, f"Use {best.label}: it is the only variant that completed "
                                                 f"({metric_name} {fmt_metric(best.metric)}).", best.edits)
 
-    def margin(other: Row) -> float:
-        return max(best.noise or 0.0, other.noise or 0.0, MIN_RELATIVE_GAP * abs(best.metric))
-
-    tied = [r for r in ranked[1:] if abs(best.metric - r.metric) <= margin(r)]
+    tied = [r for r in ranked[1:] if abs(best.metric - r.metric) <= noise_margin(best.noise, r.noise)]
     if not tied:
         second = ranked[1]
-        noise = max(best.noise or 0.0, second.noise or 0.0)
+        noise = noise_margin(best.noise, second.noise)
         return Recommendation(best.label, True, (
             f"Use {best.label}: its {metric_name} {fmt_metric(best.metric)} beats the runner-up "
             f"{second.label} ({fmt_metric(second.metric)}) by {fmt_metric(abs(best.metric - second.metric))}, "
-            f"more than the spread of either's last {NOISE_EVALS} evaluations ({fmt_metric(noise)}) and "
-            f"{MIN_RELATIVE_GAP:.0%} of the metric."), best.edits)
+            f"more than the noise of either ({fmt_metric(noise)}: the larger of the spread of the last "
+            f"{NOISE_EVALS} evaluations and {MIN_RELATIVE_GAP:.0%} of the metric)."), best.edits)
     group = [best, *tied]
     values = [r.metric for r in group]
-    noise = max((r.noise or 0.0) for r in group)
-    floor = MIN_RELATIVE_GAP * abs(best.metric)
+    noise = noise_margin(*(r.noise for r in group))
     current = next((r for r in group if r.is_current), None)
     names = ", ".join(r.label for r in group[:-1]) + f" and {group[-1].label}"
     if current is None:
@@ -194,8 +202,8 @@ def recommend(rows: list[Row], metric_name: str, higher: bool) -> Recommendation
         keep = f"keep the spec's {current.label}, with " + ", ".join(f"{k}={v}" for k, v in current.edits.items())
     else:
         keep = f"keep the current setup ({current.label})"
-    why = (f"closer than the {fmt_metric(noise)} their last {NOISE_EVALS} evaluations vary by" if noise > floor
-           else f"less than {MIN_RELATIVE_GAP:.0%} apart, the smallest lead counted as real")
+    why = (f"closer than their noise, {fmt_metric(noise)}: the larger of the spread of the last {NOISE_EVALS} "
+           f"evaluations and {MIN_RELATIVE_GAP:.0%} of the metric")
     return Recommendation(current.label if current else best.label, False, (
         f"No clear winner: {names} are within noise of each other ({metric_name} "
         f"{fmt_metric(min(values))}–{fmt_metric(max(values))}, {why}); {keep}."), (current or best).edits)

@@ -129,12 +129,23 @@ def validate(loaded: LoadedSpec, variants: list[Variant]) -> None:
                             suggestions=exc.suggestions, origin=exc.origin) from None
 
 
+def _check_device(loaded: LoadedSpec) -> None:
+    """An unavailable device fails every variant alike: say so once, as a spec error (exit 2)."""
+    from trainlint.components.build import resolve_device
+
+    try:
+        resolve_device(loaded.spec.device)
+    except ComponentError as exc:
+        raise as_spec_error(loaded, exc) from None
+
+
 def run_comparison(loaded: LoadedSpec, variants: list[Variant], kind: str, options: CompareOptions) -> Comparison:
     """Probe every variant (in parallel when `jobs` > 1), rank them, write `comparison.json`."""
     started = time.perf_counter()
     check_names(loaded)
     select, ignore = check_rules(loaded, ProbeOptions(select=options.select, ignore=options.ignore))
     validate(loaded, variants)
+    _check_device(loaded)
     out_dir = output_dir(loaded, options.out)
     metric_name, higher = ("mae", False) if data_task(loaded) == "regression" else ("accuracy", True)
     results, used, threads, execution = run_variants(

@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from trainlint.components import losses, optimizers, schedulers
+from trainlint.components.arguments import check_arguments
 from trainlint.components.base import ComponentError, DataBundle, DataInfo
 from trainlint.components.schedulers import Schedule
 from trainlint.spec.loader import LoadedSpec
@@ -37,7 +38,8 @@ def resolve_device(requested: str) -> torch.device:
     device = torch.device(requested)
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ComponentError("CUDA was requested but is not available here", "device", "auto, cpu")
+            why = "no CUDA GPU is visible" if torch.backends.cuda.is_built() else "this torch build has no CUDA support"
+            raise ComponentError(f"CUDA was requested but is not available here ({why})", "device", "auto, cpu")
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise ComponentError(
                 f"cuda:{device.index} does not exist ({torch.cuda.device_count()} device(s))",
@@ -98,6 +100,7 @@ def build_components(loaded: LoadedSpec, device: torch.device) -> Components:
         from trainlint.spec.targets import resolve_target
 
         factory = resolve_target(spec.model.target, base, "model.target")
+        check_arguments(factory, spec.model.args, "model")
         try:
             model = factory(**spec.model.args)
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code

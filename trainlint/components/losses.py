@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from trainlint.components.arguments import check_arguments
 from trainlint.components.base import ComponentError
 from trainlint.components.naming import normalize, snake
 
@@ -70,6 +71,7 @@ def _tensor_args(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _construct(factory: Callable, args: dict[str, Any], field: str) -> Callable:
+    check_arguments(factory, args, "loss")
     try:
         loss = factory(**args)
     except TypeError as exc:

@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from trainlint.components.arguments import check_arguments
 from trainlint.components.base import ComponentError
 from trainlint.components.naming import normalize
 
@@ -65,6 +66,8 @@ def build_optimizer(
         factory, field = lookup(name or ""), "optimizer.args"
         if factory is None:
             raise ComponentError(f"unknown optimizer `{name}`", "optimizer.name", ", ".join(names()))
+    check_arguments(factory, args, "optimizer", filled=1,
+                    reserved={"lr": "set `optimizer.lr` instead", "params": "trainlint passes the model's parameters"})
     try:
         return factory(params, lr=lr, **args)
     except TypeError as exc:

@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from trainlint.components.arguments import check_arguments
 from trainlint.components.base import ComponentError
 from trainlint.components.naming import normalize
 
@@ -134,6 +135,8 @@ def build_schedule(spec, optimizer, steps: int, lr: float, spec_dir: Path) -> Sc
             raise ComponentError(f"unknown scheduler `{spec.name}`", "scheduler.name", ", ".join(names()))
         field = "scheduler.args"
         args = {**_probe_defaults(factory.__name__, steps, lr), **spec.args}
+    check_arguments(factory, spec.args, "scheduler", filled=1,
+                    reserved={"optimizer": "trainlint passes the optimizer"})
     try:
         inner = factory(optimizer, **args)
     except TypeError as exc:

@@ -22,6 +22,7 @@ import torch
 from trainlint.components.build import build_components, resolve_device
 from trainlint.probe.crash import capture
 from trainlint.probe.record import CrashInfo
+from trainlint.probe.threads import choose_threads
 from trainlint.spec.loader import LoadedSpec
 
 SMOOTHING = 0.1  # EMA weight of the newest loss, for the stop rule only
@@ -54,8 +55,12 @@ def lr_at(step: int, start_lr: float, end_lr: float, num_steps: int) -> float:
 
 
 def run_range_test(loaded: LoadedSpec, start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 100,
-                   stop_factor: float = 4.0, progress: Callable[[int, int], None] | None = None) -> RangeTest:
+                   stop_factor: float = 4.0, progress: Callable[[int, int], None] | None = None,
+                   threads: int | None = None) -> RangeTest:
     """Sweep the LR from `start_lr` to `end_lr` over `num_steps` steps on a fresh build of the spec.
+
+    `threads`: PyTorch threads for the sweep (default: as `probe.threads` decides for a probe);
+    PyTorch's setting is restored afterwards.
 
     Raises:
         ValueError: the range is not increasing and positive, or `num_steps` < 2.
@@ -65,15 +70,19 @@ def run_range_test(loaded: LoadedSpec, start_lr: float = 1e-7, end_lr: float = 1
         raise ValueError("need 0 < start_lr < end_lr, num_steps >= 2 and stop_factor > 1")
     device = resolve_device(loaded.spec.device)
     forked = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=forked):
-        comps = build_components(loaded, device)
-        result = RangeTest(start_lr, end_lr, num_steps, stop_factor, loaded.spec.optimizer.lr, [], [],
-                           "completed")
-        _sweep(result, comps, loaded.spec.probe.clip_grad_norm, progress)
+    before = torch.get_num_threads()
+    try:
+        with torch.random.fork_rng(devices=forked):
+            comps = build_components(loaded, device)
+            result = RangeTest(start_lr, end_lr, num_steps, stop_factor, loaded.spec.optimizer.lr, [], [],
+                               "completed")
+            _sweep(result, comps, loaded.spec.probe.clip_grad_norm, progress, threads or loaded.spec.probe.threads)
+    finally:
+        torch.set_num_threads(before)
     return result
 
 
-def _sweep(result: RangeTest, comps, clip: float | None, progress) -> None:
+def _sweep(result: RangeTest, comps, clip: float | None, progress, threads: int | str) -> None:
     model, loss_fn, optimizer, device = comps.model, comps.loss_fn, comps.optimizer, comps.device
     groups = optimizer.param_groups
     base = groups[0]["lr"] or 1.0
@@ -97,6 +106,8 @@ def _sweep(result: RangeTest, comps, clip: float | None, progress) -> None:
                 x, y = next(batches)
             x, y = x.to(device), y.to(device)
             phase = "forward"
+            if step == 0:
+                torch.set_num_threads(choose_threads(threads, device, model, x, None).threads)
             optimizer.zero_grad(set_to_none=True)
             out = model(x)
             phase = "loss"

@@ -128,6 +128,19 @@ class Resources:
 
 
 @dataclass
+class LrRange:
+    """A learning-rate range test run after the probe, when the rules found the LR too high.
+
+    `suggested_lr` is None when the curve was undecidable (`reason` says why).
+    """
+
+    suggested_lr: float | None
+    reason: str
+    status: str  # ok | flat | diverging | noisy | too_few_points | crashed
+    steps_run: int = 0
+
+
+@dataclass
 class CrashInfo:
     """An exception raised by the user's model, data or loss during the probe."""
 
@@ -186,6 +199,7 @@ class RunRecord:
     evals: EvalSeries = field(default_factory=EvalSeries)
     resources: Resources = field(default_factory=Resources)
     crash: CrashInfo | None = None
+    lr_range: LrRange | None = None  # see workflow: run when an LR-lowering fix was suggested
     stop_reason: str = "completed"  # completed | non_finite_loss | crashed | interrupted
     wall_seconds: float = 0.0
     startup_seconds: float = 0.0  # run_probe start → first training step

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from trainlint import __version__
+from trainlint.analysis.generalization import final_val_metric
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, NotEvaluated, Severity
 from trainlint.verify.model import Verification
@@ -53,7 +54,9 @@ class Metrics(BaseModel):
     expected_initial_loss: float | None = None
     final_train_loss: float | None = None
     final_val_loss: float | None = None
-    final_val_metric: float | None = None
+    final_val_metric: float | None = Field(
+        None, description="The last evaluation's validation metric; findings quote it as \"at the end\" "
+                          "(analysis.generalization.final_val_metric).")
     metric_name: str = "accuracy"
     chance_metric: float | None = None
     steps_per_second: float | None = None
@@ -116,7 +119,7 @@ def metrics_of(record: RunRecord) -> Metrics:
         expected_initial_loss=_finite(fb.expected_initial_loss) if fb else None,
         final_train_loss=sum(finite[-FINAL_WINDOW:]) / len(finite[-FINAL_WINDOW:]) if finite else None,
         final_val_loss=_finite(e.val_loss[-1]) if e.val_loss else None,
-        final_val_metric=_finite(e.val_metric[-1]) if e.val_metric else None,
+        final_val_metric=final_val_metric(e.val_metric),
         metric_name=e.metric_name, chance_metric=e.chance_metric,
         steps_per_second=record.steps_run / compute if compute > 0 else None,
         startup_seconds=record.startup_seconds,

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from trainlint.analysis.generalization import fmt_metric
+from trainlint.analysis.wording import num, stop_text
 from trainlint.report.model import Report
 from trainlint.rules.base import Finding
 
@@ -29,7 +31,7 @@ def fmt(value: Any, spec: str = ".4g") -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
-        return format(value, spec) if math.isfinite(value) else str(value)
+        return num(value, spec) if math.isfinite(value) else str(value)
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {fmt(v, spec)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
@@ -54,7 +56,7 @@ def summary_rows(report: Report, out_dir: str | None = None) -> list[tuple[str, 
     """(label, value) pairs of the summary table, in display order."""
     s, m = report.summary, report.metrics
     is_check = report.command == "check"
-    stopped = "" if s.stop_reason == "completed" else f" (stopped: {s.stop_reason})"
+    stopped = f" ({stop_text(s.stop_reason)})" if stop_text(s.stop_reason) else ""
     chance_loss = f"  (chance level {fmt(m.expected_initial_loss)})" if m.expected_initial_loss else ""
     rows = [("status", s.status)]
     if is_check:
@@ -65,8 +67,8 @@ def summary_rows(report: Report, out_dir: str | None = None) -> list[tuple[str, 
         rows.append(("steps", f"{s.steps_run}/{s.steps_planned}{stopped}"))
         rows.append(("wall time", f"{s.wall_seconds:.1f} s"))
         rows.append(("train loss", f"{fmt(m.initial_loss)} → {fmt(m.final_train_loss)}{chance_loss}"))
-        chance = f"  (chance {fmt(m.chance_metric, '.3f')})" if m.chance_metric is not None else ""
-        rows.append((f"val {m.metric_name}", fmt(m.final_val_metric, ".3f") + chance))
+        chance = f"  (chance {fmt_metric(m.chance_metric)})" if m.chance_metric is not None else ""
+        rows.append((f"val {m.metric_name}", fmt_metric(m.final_val_metric) + chance))
         rows.append(("val loss", fmt(m.final_val_loss)))
         rows.append(("speed", f"{fmt(m.steps_per_second, '.1f')} steps/s"))
     rows.append(("peak memory", f"{fmt(m.peak_rss_mb, '.0f')} MB RSS"))

@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.text import Text
 
+from trainlint.analysis.wording import no_negative_zero, num
 from trainlint.compare.ranking import fmt_metric
 from trainlint.verify.model import FixCheck, Verification, VerifiedFix
 
@@ -104,7 +105,8 @@ def _others(vf: VerifiedFix, v: Verification) -> str:
 def _metric(check: FixCheck | None) -> str:
     if check is None or check.metric_after is None:
         return ""
-    return f"; val {check.metric_name} {fmt_metric(check.metric_before)} → {fmt_metric(check.metric_after)}"
+    before, after = (no_negative_zero(fmt_metric(v)) for v in (check.metric_before, check.metric_after))
+    return f"; val {check.metric_name} {before} → {after}"
 
 
 def _diff_style(line: str) -> str:
@@ -148,4 +150,4 @@ def verification_markdown(v: Verification) -> list[str]:
 def _num(value: float | None) -> str:
     if value is None:
         return "–"
-    return f"{value:.4g}"
+    return num(value)

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from trainlint.analysis.wording import no_negative_zero
 
 
 class Severity(str, Enum):
@@ -57,6 +59,8 @@ class Fix(BaseModel):
             applicable = bool(edits) or (config_key is not None and value is not None)
         super().__init__(text=text, config_key=config_key, value=value, applicable=applicable, edits=edits)
 
+    _no_negative_zero = field_validator("text")(no_negative_zero)
+
     @property
     def spec_edits(self) -> dict[str, Any]:
         """The spec edits this fix makes (dotted key → value); empty when it is advice only."""
@@ -80,6 +84,9 @@ class Finding(BaseModel):
     config_key: str | None = None
     config_line: int | None = None
     config_column: int | None = None
+
+    # A rule's `{x:.0%}` of a tiny negative number reads "-0%": people are shown "0%".
+    _no_negative_zero = field_validator("message")(no_negative_zero)
 
 
 class NotEvaluated(BaseModel):

@@ -37,8 +37,7 @@ def evaluate(record: RunRecord, *, select: Iterable[str] = (), ignore: Iterable[
             continue
         missing = [q for q in rule.requires if not record.has(q)]
         if missing:
-            skipped.append(NotEvaluated(code=rule.code, rule=rule.name,
-                                        reason="not recorded: " + ", ".join(missing)))
+            skipped.append(NotEvaluated(code=rule.code, rule=rule.name, reason=not_recorded(missing)))
             continue
         params = rule.thresholds.model_validate(thresholds.get(rule.name, {}))
         try:
@@ -49,6 +48,26 @@ def evaluate(record: RunRecord, *, select: Iterable[str] = (), ignore: Iterable[
         findings.extend(found)
     findings.sort(key=lambda f: (-f.severity.rank, f.code))
     return findings, skipped
+
+
+# A rule's `requires` entries (RunRecord fields) in the words a report uses.
+QUANTITIES = {
+    "train_loss": "the training loss", "lr_series": "the learning rate per step",
+    "grad_norm": "gradient norms", "layer_grad_norm": "per-layer gradient norms",
+    "layer_param_norm": "per-layer weight norms", "update_ratio": "update ratios",
+    "dead_fraction": "ReLU-like activations (the model has none that trainlint can see)",
+    "saturated_fraction": "sigmoid/tanh activations (the model has none that trainlint can see)",
+    "evals": "validation evaluations", "first_batch": "the first batch (the probe stopped before it)",
+    "data": "the dataset scan", "resources": "memory and CPU samples", "step_time_s": "step times",
+    "data_wait_s": "data-loading times",
+}
+
+
+def not_recorded(missing: list[str]) -> str:
+    """Why a rule could not run, for people: "not recorded: update ratios, the training loss"."""
+    if missing == ["crash"]:
+        return "nothing to check: the probe did not crash"
+    return "not recorded: " + ", ".join(QUANTITIES.get(q, q.replace("_", " ")) for q in missing)
 
 
 def _internal_error(rule: Rule, exc: Exception) -> NotEvaluated:

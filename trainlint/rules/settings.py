@@ -31,7 +31,8 @@ def check_rule_settings(select: list[str], ignore: list[str], thresholds: dict[s
             if pattern in unknown:
                 raise RuleSettingError(f"`{pattern}` matches no rule", f"{where}.{key}.{idx}",
                                        "rule codes (TL301), names (lr-too-high) or code prefixes (TL3)",
-                                       close_matches(pattern, names))
+                                       close_matches(pattern, names)
+                                       or close_matches(pattern, [r.code for r in rules], n=1))
     by_name = {r.name: r for r in rules}
     for name, values in thresholds.items():
         rule = by_name.get(name)

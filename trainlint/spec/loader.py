@@ -40,8 +40,8 @@ class LoadedSpec:
         path: the spec file.
         text: its original text (kept for `fixed.yaml` edits and reports).
         positions: dotted key (``"optimizer.lr"``) → (line, column), 1-based, of the key.
-        overrides: the `--set` expressions applied, in order.
-        origins: dotted key → the `--set` expression that last wrote it.
+        overrides: the `--set` expressions (and `--device cuda`-style flags) applied, in order.
+        origins: dotted key → the command-line text that last wrote it (``--set a.b=v``, ``--device cuda``).
     """
 
     spec: Spec
@@ -64,7 +64,7 @@ class LoadedSpec:
         return _position(self.positions, key)
 
     def origin(self, key: str) -> str | None:
-        """``"--set a.b=v"`` when the value at ``key`` came from the command line, else None."""
+        """``"--set a.b=v"`` (or ``"--device cuda"``) when the value at ``key`` came from the command line, else None."""
         return _origin(self.origins, self.positions, key)
 
 
@@ -207,16 +207,17 @@ def _position(positions: dict[str, tuple[int, int]], key: str) -> tuple[int, int
 
 
 def _origin(origins: dict[str, str], positions: dict[str, tuple[int, int]], key: str) -> str | None:
-    """The `--set` that wrote ``key`` or a section holding it, or that created the section ``key``."""
+    """The command-line text (`--set ...`, `--device ...`) that wrote ``key`` or a section holding it, or that
+    created the section ``key``."""
     parts = key.split(".")
     for i in range(len(parts), 0, -1):
-        expr = origins.get(".".join(parts[:i]))
-        if expr is not None:
-            return f"--set {expr}"
+        where = origins.get(".".join(parts[:i]))
+        if where is not None:
+            return where
     if key not in positions:
-        for written, expr in origins.items():
+        for written, where in origins.items():
             if written.startswith(key + "."):
-                return f"--set {expr}"
+                return where
     return None
 
 
@@ -230,10 +231,19 @@ def parse_value(raw: str) -> Any:
         return raw
 
 
+# Command-line shortcuts for spec fields. An override written `--device cuda` (as
+# cli.options.overrides writes them) is applied like `--set device=cuda` but reported as typed.
+FLAG_FIELDS = {"--steps": "probe.steps", "--seed": "seed", "--device": "device", "--threads": "probe.threads"}
+
+
 def _apply_override(data: dict, expr: str, origins: dict[str, str]) -> None:
-    """Apply one ``key.path=value`` to ``data``, checking the path (and a typed value) first."""
-    where = f"--set {expr}"
-    key, sep, raw = expr.partition("=")
+    """Apply one ``key.path=value`` (or ``--flag value``) to ``data``, checking the path (and a typed value) first."""
+    flag, _, flag_value = expr.partition(" ")
+    if flag in FLAG_FIELDS:
+        where, key, sep, raw = expr, FLAG_FIELDS[flag], "=", flag_value
+    else:
+        where = f"--set {expr}"
+        key, sep, raw = expr.partition("=")
     key = key.strip()
     if not sep or not key:
         raise SpecError("expected the form key.path=value", origin=where,
@@ -279,7 +289,7 @@ def _apply_override(data: dict, expr: str, origins: dict[str, str]) -> None:
             raise SpecError(f"holds {show(child)}, not a mapping, so it has no `{parts[i + 1]}`",
                             origin=where, field=here)
         node = child
-    origins[key] = expr
+    origins[key] = where
 
 
 def _check_value(model: type[BaseModel], parts: list[str], value: Any, where: str) -> None:

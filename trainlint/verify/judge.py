@@ -11,9 +11,10 @@ A fix **resolves** a finding when all of these hold:
    deep that the divergence becomes a flat loss), but a fix that makes the run clearly better may
    uncover what the old problem hid (a model that now trains, and now overfits).
 
-The noise tolerance is the largest of: the spread of the last `NOISE_EVALS` validation
-evaluations of either run (how much the metric still moves at the end), and `MIN_RELATIVE_GAP`
-of the metric before — the same notion of noise the compare commands rank by. A fix also
+The noise tolerance is the larger of the two runs' noise (`compare.ranking.metric_noise`: the
+spread of the last `NOISE_EVALS` validation evaluations, how much the metric still moves at the
+end, or `MIN_RELATIVE_GAP` of the metric, whichever is larger) — the same number the compare
+commands rank by and print in their "noise" column. A fix also
 **improved** the run when the metric got better by more than that tolerance. Both runs use the
 same seed, hence the same initial weights and data order, so the difference is the fix's.
 An original run that ended without a finite metric (its loss turned NaN before an evaluation)
@@ -26,14 +27,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from trainlint.analysis.wording import no_negative_zero
 from trainlint.compare.ranking import (
-    MIN_RELATIVE_GAP,
-    NOISE_EVALS,
     VariantResult,
     final_train_loss,
     fmt_metric,
     last_finite,
-    noise_band,
+    metric_noise,
+    noise_margin,
 )
 from trainlint.verify.model import FixCheck
 
@@ -81,7 +82,7 @@ def judge(targets: list[str], before: Baseline, after: VariantResult, run_dir: s
     new_warnings = [name for severity, name in new.values() if severity == "warning"]
     m0, m1 = before.metric, after.final_metric
     reference = m0 if m0 is not None else before.chance_metric
-    tolerance = _tolerance(before, after, reference)
+    tolerance = noise_margin(metric_noise(before.val_metric, reference), metric_noise(after.val_metric, m1))
     sign = 1 if before.higher_is_better else -1
     delta = (m1 - reference) * sign if reference is not None and m1 is not None else None
     worse = m0 is not None and (m1 is None or (delta is not None and delta < -tolerance))
@@ -121,15 +122,9 @@ def _worst(findings: list[dict]) -> str | None:
     return next((s for s in ("error", "warning") if s in severities), None)
 
 
-def _tolerance(before: Baseline, after: VariantResult, reference: float | None) -> float:
-    bands = [noise_band(before.val_metric, NOISE_EVALS), noise_band(after.val_metric, NOISE_EVALS)]
-    floor = MIN_RELATIVE_GAP * abs(reference) if reference is not None else 0.0
-    return max([b for b in bands if b is not None] + [floor])
-
-
 def _change(name: str, m0: float | None, m1: float | None, diff: float | None, tolerance: float) -> str:
     if m0 is None and m1 is None:
         return f"no finite {name} before or after"
     if diff is None:
-        return f"{name} {fmt_metric(m0)} → {fmt_metric(m1)}"
-    return f"{name} {fmt_metric(m0)} → {fmt_metric(m1)} ({diff:+.3g}; noise ±{tolerance:.2g})"
+        return no_negative_zero(f"{name} {fmt_metric(m0)} → {fmt_metric(m1)}")
+    return no_negative_zero(f"{name} {fmt_metric(m0)} → {fmt_metric(m1)} ({diff:+.3g}; noise ±{fmt_metric(tolerance)})")

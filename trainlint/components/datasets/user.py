@@ -14,6 +14,7 @@ from typing import Any, get_args
 
 import numpy as np
 
+from trainlint.components.arguments import check_arguments
 from trainlint.components.base import ComponentError, DataBundle, DataInfo, InputKind, Task
 from trainlint.spec.targets import resolve_target
 
@@ -60,6 +61,7 @@ def _sample(ds: Any, i: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _call(spec: Any, spec_dir: Path) -> Any:
     factory = resolve_target(spec.target, spec_dir, _FIELD)
+    check_arguments(factory, spec.args, "dataset")
     try:
         return factory(**spec.args)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code

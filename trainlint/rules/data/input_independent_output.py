@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
+from trainlint.analysis.lr import lower_lr, stable_update_ratio
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -30,6 +31,17 @@ def _target_spread(run: RunRecord) -> float:
     if run.task != "regression" or lo is None or hi is None or max(abs(lo), abs(hi)) == 0:
         return 1.0
     return min(1.0, (hi - lo) / max(abs(lo), abs(hi)))
+
+
+def _lr_fix(run: RunRecord) -> Fix:
+    if run.lr <= 0:
+        return Fix("lower optimizer.lr: a collapse during training usually means units killed by too large updates")
+    ratio = stable_update_ratio(run).median
+    lower = lower_lr(run, ratio)
+    why = lower.because(run, ratio)
+    return Fix(f"lower optimizer.lr from {run.lr:g} to {lower.value:g}" + (f" ({why})" if why else "")
+               + ": a collapse during training usually means units killed by too large updates",
+               config_key="optimizer.lr", value=lower.value)
 
 
 @rule(code="TL106", name="input-independent-output", severity=Severity.ERROR, stage=Stage.FIRST_BATCH,
@@ -80,9 +92,7 @@ def input_independent_output(run: RunRecord, t: InputIndependentOutputThresholds
                         f"{first:.3g} at step 0 to {last:.2g} at step {step} (< {limit:.2g})",
                 evidence=evidence | {"collapse_step": drop}, step=drop, config_key="optimizer.lr",
                 severity=Severity.WARNING,  # a consequence: the LR/dead-unit rules name the cause
-                fixes=[Fix(f"lower optimizer.lr 10x, from {run.lr:g} to {run.lr / 10:.3g}: a collapse during "
-                           "training usually means units killed by too large updates", config_key="optimizer.lr",
-                           value=float(f"{run.lr / 10:.3g}") if run.lr > 0 else None), *fixes])
+                fixes=[_lr_fix(run), *fixes])
             return
         yield Finding(
             message=f"the output does not depend on the input: sensitivity {first:.2g} at step 0 and "

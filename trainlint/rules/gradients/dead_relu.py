@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from pydantic import Field
 
 from trainlint.analysis.gradients import samples, tail
-from trainlint.analysis.series import round_sig
+from trainlint.analysis.lr import lower_lr
+from trainlint.analysis.wording import count, num, some_of
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -56,9 +57,10 @@ def dead_relu(run: RunRecord, t: DeadReluThresholds) -> Iterator[Finding]:
     worst = max(dead, key=lambda n: dead[n][1])
     at_init = all(start >= t.max_dead_fraction for start, _ in dead.values())
     builtin = run.model.is_builtin
-    lr = round_sig(run.lr / 10, 2)
-    lr_fix = Fix(f"lower optimizer.lr 10x, to {lr:g}: large updates push ReLU biases negative for good",
-                 config_key="optimizer.lr", value=lr)
+    lower = lower_lr(run)
+    why = lower.because(run)
+    lr_fix = Fix(f"lower optimizer.lr from {run.lr:g} to {lower.value:g}" + (f" ({why})" if why else "")
+                 + ": large updates push ReLU biases negative for good", config_key="optimizer.lr", value=lower.value)
     init_fix = Fix("initialise with Kaiming (He) weights and zero biases so pre-activations start centred",
                    config_key="model.args.init" if builtin else None, value="kaiming" if builtin else None)
     fixes = [init_fix, lr_fix] if at_init else [lr_fix, init_fix]
@@ -68,10 +70,11 @@ def dead_relu(run: RunRecord, t: DeadReluThresholds) -> Iterator[Finding]:
     fixes.append(Fix("normalise before the activation (batch or layer norm)",
                      config_key="model.args.norm" if builtin else None, value="batch" if builtin else None))
     when = "dead from the first sampled step (initialisation)" if at_init else "died during training"
-    listing = ", ".join(f"`{n}` {end:.0%}" for n, (_, end) in sorted(dead.items(), key=lambda kv: -kv[1][1]))
+    ranked = sorted(dead.items(), key=lambda kv: -kv[1][1])  # worst first; evidence keeps every layer
+    listing = some_of([f"`{n}` {num(end, '.0%')}" for n, (_, end) in ranked])
     yield Finding(
-        message=f"{len(dead)} ReLU module(s) kept ≥ {t.max_dead_fraction:.0%} dead units over the last "
-                f"{t.last_samples} samples (lowest: {listing}); {when}",
+        message=f"{count(len(dead), 'ReLU layer')} kept ≥ {t.max_dead_fraction:.0%} dead units over the last "
+                f"{count(t.last_samples, 'sample')} (lowest: {listing}); {when}",
         evidence={"dead_fraction": {n: end for n, (_, end) in dead.items()},
                   "dead_fraction_at_start": {n: start for n, (start, _) in dead.items()},
                   "worst_module": worst, "max_dead_fraction": t.max_dead_fraction, "dead_at_init": at_init},

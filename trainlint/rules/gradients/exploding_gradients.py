@@ -8,7 +8,7 @@ import numpy as np
 from pydantic import Field
 
 from trainlint.analysis.gradients import clip_suggestion, norm_profile, runaway_index
-from trainlint.analysis.series import round_sig
+from trainlint.analysis.lr import lower_lr
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -32,9 +32,10 @@ class ExplodingGradientsThresholds(Thresholds):
 
 
 def _lr_fix(run: RunRecord) -> Fix:
-    lr = round_sig(run.lr / 10, 2)
-    return Fix(f"lower optimizer.lr 10x, to {lr:g}: exploding updates feed on a too-large step",
-               config_key="optimizer.lr", value=lr)
+    lower = lower_lr(run)
+    why = lower.because(run)
+    return Fix(f"lower optimizer.lr from {run.lr:g} to {lower.value:g}" + (f" ({why})" if why else "")
+               + ": exploding updates feed on a too-large step", config_key="optimizer.lr", value=lower.value)
 
 
 @rule(code="TL401", name="exploding-gradients", severity=Severity.WARNING, stage=Stage.RUN,

@@ -8,6 +8,7 @@ import numpy as np
 from pydantic import Field
 
 from trainlint.analysis.gradients import samples, tail
+from trainlint.analysis.wording import count, num, some_of
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -80,10 +81,11 @@ def saturated_activations(run: RunRecord, t: SaturatedActivationsThresholds) -> 
     relu = Fix("use ReLU or GELU hidden activations", config_key="model.args.activation" if builtin else None,
                value="relu" if builtin else None)
     fixes = [standardise, init, norm, relu] if raw_inputs else [init, norm, standardise, relu]  # measured cause first
-    listing = ", ".join(f"`{n}` ({run.model.activations.get(n, '?')}) {v:.0%}"
-                        for n, v in sorted(saturated.items(), key=lambda kv: -kv[1]))
+    listing = some_of([f"`{n}` ({run.model.activations.get(n, '?')}) {num(v, '.0%')}"
+                       for n, v in sorted(saturated.items(), key=lambda kv: -kv[1])])  # evidence keeps all
+    layers = count(len(saturated), "activation layer")
     yield Finding(
-        message=f"{len(saturated)} activation module(s) have ≥ {t.max_saturated_fraction:.0%} of outputs "
+        message=f"{layers} {'has' if len(saturated) == 1 else 'have'} ≥ {t.max_saturated_fraction:.0%} of outputs "
                 f"saturated at the end of the probe: {listing}",
         evidence={"saturated_fraction": saturated, "saturated_fraction_at_start": start, "worst_module": worst,
                   "max_saturated_fraction": t.max_saturated_fraction, "excluded_output_module": skip,

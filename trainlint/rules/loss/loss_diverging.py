@@ -9,11 +9,7 @@ from pydantic import Field
 
 from trainlint.analysis.gradients import clip_suggestion
 from trainlint.analysis.loss import divergence
-from trainlint.analysis.lr import (
-    blow_up_cut,
-    lr_for_ratio,
-    typical_update_ratio,
-)
+from trainlint.analysis.lr import LowerLr, lower_lr, stable_update_ratio
 from trainlint.analysis.series import round_sig
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
@@ -76,11 +72,13 @@ def loss_diverging(run: RunRecord, t: LossDivergingThresholds) -> Iterator[Findi
     if lost < t.min_progress_lost:
         return
     best_step = run.steps[d.best_index] if d.best_index < len(run.steps) else d.best_index
-    ratio = typical_update_ratio(run, before_step=blow_up_cut(run.train_loss, best_step + 1))
-    new_lr = lr_for_ratio(run.lr, ratio) if math.isfinite(ratio) and ratio > 0 else math.nan
-    if not math.isfinite(new_lr) or new_lr > run.lr / d.ratio:
-        new_lr = round_sig(run.lr / d.ratio)  # at least by the factor the loss grew
-    fixes = [Fix(f"lower optimizer.lr from {run.lr:g} to {new_lr:g}", "optimizer.lr", new_lr)]
+    ratio = stable_update_ratio(run).median
+    lower = lower_lr(run, ratio, fallback=run.lr / d.ratio)  # else at least by the factor the loss grew
+    if lower.source == "update_ratio" and lower.value > run.lr / d.ratio:
+        lower = LowerLr(round_sig(run.lr / d.ratio), "fallback")
+    new_lr, why = lower.value, lower.because(run, ratio)
+    fixes = [Fix(f"lower optimizer.lr from {run.lr:g} to {new_lr:g}" + (f" ({why})" if why else ""),
+                 "optimizer.lr", new_lr)]
     clip = clip_suggestion(run.grad_norm, d.best_index + 1)
     if clip is not None and run.clip_grad_norm is None:
         fixes.append(Fix(f"clip gradients at {clip:g} (90th percentile of the grad norm before the climb)",

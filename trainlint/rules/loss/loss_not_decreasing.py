@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
+from trainlint.analysis.generalization import final_val_metric, fmt_metric
 from trainlint.analysis.loss import jump_index, metric_gain, progress
-from trainlint.analysis.lr import lr_for_ratio, peak_update_ratio, typical_update_ratio
+from trainlint.analysis.lr import lr_for_ratio, peak_update_ratio, stable_update_ratio
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -81,11 +82,11 @@ def loss_not_decreasing(run: RunRecord, t: LossNotDecreasingThresholds) -> Itera
     evidence = {"initial_loss": p.initial, "final_loss": p.final, "relative_drop": p.relative_drop,
                 "min_relative_drop": t.min_relative_drop, "metric_gain": gain,
                 "max_metric_gain": t.max_metric_gain, "chance_loss": chance, "steps": n}
-    ratio, peak = typical_update_ratio(run), peak_update_ratio(run)
+    ratio, peak = stable_update_ratio(run).median, peak_update_ratio(run)
     evidence |= {"update_ratio_median": ratio, "update_ratio_peak": peak, "low_update_ratio": t.low_update_ratio}
     at_chance = f" (chance level {chance:.3g})" if chance is not None and math.isfinite(chance) else ""
-    metric = (f"; validation {run.evals.metric_name} {run.evals.val_metric[-1]:.3g} vs chance "
-              f"{run.evals.chance_metric:.3g}" if gain is not None else "")
+    metric = (f"; validation {run.evals.metric_name} {fmt_metric(final_val_metric(run.evals.val_metric))} at the "
+              f"end vs chance {fmt_metric(run.evals.chance_metric)}" if gain is not None else "")
     data_fixes = [Fix("check that the targets belong to the inputs: try to overfit a single batch"),
                   Fix("check that gradients reach the weights (TL402 vanishing, TL405 frozen parameters) "
                       "and that the loss suits the outputs (TL206)")]
@@ -99,9 +100,9 @@ def loss_not_decreasing(run: RunRecord, t: LossNotDecreasingThresholds) -> Itera
         key, why = "scheduler", f"; the applied LR peaked at {peak_lr / run.lr:.1%} of optimizer.lr"
     elif peak < t.low_update_ratio:  # never a large update, not even in the first steps
         new_lr = lr_for_ratio(run.lr, ratio)
-        fixes = [Fix(f"raise optimizer.lr from {run.lr:g} to {new_lr:g}: updates are {ratio:.1e} of the "
-                     "weights, far below ~1e-3", "optimizer.lr", new_lr), *data_fixes]
-        key, why = "optimizer.lr", f"; updates are only {ratio:.1e} of the weights"
+        fixes = [Fix(f"raise optimizer.lr from {run.lr:g} to {new_lr:g}: the update ratio {ratio:.1e} is far "
+                     "below ~1e-3", "optimizer.lr", new_lr), *data_fixes]
+        key, why = "optimizer.lr", f"; update ratio only {ratio:.1e} (median over layers, up to {peak:.1e})"
     else:
         fixes = [*data_fixes, Fix("run `trainlint lr-find` to confirm the LR", "optimizer.lr")]
         key, why = None, (f"; update ratio {ratio:.1e} (median over layers, up to {peak:.1e})"

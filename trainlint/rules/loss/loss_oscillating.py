@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pydantic import Field
 
 from trainlint.analysis.loss import metric_bounce, oscillation, progress
-from trainlint.analysis.lr import blow_up_cut, lr_for_ratio, typical_update_ratio
-from trainlint.analysis.series import round_sig
+from trainlint.analysis.lr import lower_lr, stable_update_ratio
+from trainlint.analysis.wording import num
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -75,11 +75,11 @@ def loss_oscillating(run: RunRecord, t: LossOscillatingThresholds) -> Iterator[F
     bounce = metric_bounce(run.evals)
     if bounce is not None and bounce < t.min_metric_bounce:
         return  # the model itself is steady on a fixed set: minibatch noise, not overshooting
-    ratio = typical_update_ratio(run, before_step=blow_up_cut(run.train_loss))
-    new_lr = lr_for_ratio(run.lr, ratio) if math.isfinite(ratio) and ratio > 0 else math.nan
-    if not math.isfinite(new_lr) or new_lr >= run.lr:
-        new_lr = round_sig(run.lr * o.level / (o.high - o.low + o.level))  # shrink by the swing size
-    fixes = [Fix(f"lower optimizer.lr from {run.lr:g} to {new_lr:g}", "optimizer.lr", new_lr)]
+    ratio = stable_update_ratio(run).median
+    lower = lower_lr(run, ratio, fallback=run.lr * o.level / (o.high - o.low + o.level))  # else by the swing
+    why = lower.because(run, ratio)
+    fixes = [Fix(f"lower optimizer.lr from {run.lr:g} to {lower.value:g}" + (f" ({why})" if why else ""),
+                 "optimizer.lr", lower.value)]
     if run.batch_size and run.batch_size < 32:
         bigger = min(4 * run.batch_size, 64)
         fixes.append(Fix(f"increase dataset.batch_size from {run.batch_size} to {bigger} (less gradient noise)",
@@ -88,7 +88,8 @@ def loss_oscillating(run: RunRecord, t: LossOscillatingThresholds) -> Iterator[F
     yield Finding(
         message=f"train loss swings between {o.low:.3g} and {o.high:.3g} (p10-p90, median {o.level:.3g}) "
                 f"after step {half}, above its initial {o.initial:.3g} on {o.above_start:.0%} of steps, "
-                f"and fell only {p.relative_drop:.0%} overall",
+                + (f"and fell only {num(p.relative_drop, '.0%')} overall" if p.relative_drop >= 0
+                   else f"and rose {num(-p.relative_drop, '.0%')} overall"),
         evidence={"relative_spread": o.relative_spread, "min_spread": t.min_spread,
                   "above_start": o.above_start, "min_above_start": t.min_above_start,
                   "max_above_start": t.max_above_start, "metric_bounce": bounce, "min_metric_bounce": t.min_metric_bounce,

@@ -11,9 +11,10 @@ from pydantic import Field
 from trainlint.analysis.gradients import clip_suggestion
 from trainlint.analysis.loss import first_non_finite
 from trainlint.analysis.lr import (
+    LowerLr,
     blow_up_cut,
-    lr_for_ratio,
-    typical_update_ratio,
+    lower_lr,
+    stable_update_ratio,
 )
 from trainlint.analysis.series import round_sig
 from trainlint.probe.record import RunRecord
@@ -79,16 +80,16 @@ def non_finite_loss(run: RunRecord, t: NonFiniteLossThresholds) -> Iterator[Find
     spike = peak / base if base > 0 else math.nan
     has_spike = not math.isfinite(peak) or (math.isfinite(spike) and spike >= t.spike_factor)
     stable = min(blow_up_cut(run.train_loss, idx), max(1, idx - t.lookback_steps))  # before the trouble
-    ratio = typical_update_ratio(run, before_step=stable)
+    ratio = stable_update_ratio(run).median  # the update ratio every finding quotes
     evidence |= {"grad_norm_median_before": base, "grad_norm_peak": peak, "grad_norm_spike": spike,
                  "spike_factor": t.spike_factor, "update_ratio_median": ratio}
-    new_lr = lr_for_ratio(run.lr, ratio) if math.isfinite(ratio) and ratio > 0 else math.nan
-    if not math.isfinite(new_lr) or new_lr >= run.lr / 3:
-        new_lr = round_sig(run.lr / 10)
+    lower = lower_lr(run, ratio)
+    if lower.source == "update_ratio" and lower.value >= run.lr / 3:  # too timid after a blow-up
+        lower = LowerLr(round_sig(run.lr / 10), "fallback")
+    new_lr, why = lower.value, lower.because(run, ratio)
     clip = clip_suggestion(run.grad_norm, stable, t.clip_percentile)
-    lr_fix = Fix(f"lower optimizer.lr from {run.lr:g} to {new_lr:g}" + (
-        f" (brings the update ratio {ratio:.1e} to ~1e-3)" if math.isfinite(ratio) and ratio > 0 else ""),
-        "optimizer.lr", new_lr)
+    lr_fix = Fix(f"lower optimizer.lr from {run.lr:g} to {new_lr:g}" + (f" ({why})" if why else ""),
+                 "optimizer.lr", new_lr)
     fixes = [lr_fix]
     if clip is not None and run.clip_grad_norm is None:
         clip_fix = Fix(f"clip gradients at {clip:g} (the {t.clip_percentile:g}th percentile of the grad "

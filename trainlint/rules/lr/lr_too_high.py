@@ -9,7 +9,7 @@ from pydantic import Field
 
 from trainlint.analysis.gradients import clip_suggestion
 from trainlint.analysis.loss import divergence, first_non_finite, jump_index, oscillation, progress
-from trainlint.analysis.lr import layer_update_ratios, lr_for_ratio, median_update_ratio
+from trainlint.analysis.lr import lower_lr, stable_update_ratio
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -103,19 +103,21 @@ def lr_too_high(run: RunRecord, t: LrTooHighThresholds) -> Iterator[Finding]:
     if found is None:
         return
     what, cut = found
-    per_layer = layer_update_ratios(run, before_step=cut)
-    ratio = median_update_ratio(per_layer)
+    measured = stable_update_ratio(run)  # the update ratio every finding quotes
+    ratio, per_layer = measured.median, measured.by_layer
     if not ratio >= t.min_update_ratio:  # NaN (no usable sample) is not evidence
         return
     first_only = cut is not None and cut <= run.stats_every  # only the step-0 sample came before
     sign_step = first_only and run.optimizer_class in SIGN_STEP_OPTIMIZERS
     target = t.sign_step_first_update_ratio if sign_step else t.target_update_ratio
-    new_lr = lr_for_ratio(run.lr, ratio, target)
+    lower = lower_lr(run, ratio, target)
+    new_lr = lower.value
     note = f"; measured on the first update of {run.optimizer_class}, the largest of the run, so aimed at " \
-        "what a healthy one shows there" if sign_step else ""
-    fixes = [Fix(f"lower optimizer.lr from {run.lr:g} to {new_lr:g} (brings the update ratio {ratio:.1e} "
-                 f"to ~{target:g}{note})", "optimizer.lr", new_lr),
-             Fix("confirm with `trainlint lr-find`")]
+        "what a healthy one shows there" if sign_step and lower.source == "update_ratio" else ""
+    fixes = [Fix(f"lower optimizer.lr from {run.lr:g} to {new_lr:g} ({lower.because(run, ratio, target)}{note})",
+                 "optimizer.lr", new_lr)]
+    if lower.source != "range_test":
+        fixes.append(Fix("confirm with `trainlint lr-find`"))
     clip = clip_suggestion(run.grad_norm, len(run.grad_norm) if cut is None else cut)
     if clip is not None and run.clip_grad_norm is None:
         fixes.append(Fix(f"clip gradients at {clip:g} if spikes remain", "probe.clip_grad_norm", clip))
@@ -125,5 +127,6 @@ def lr_too_high(run: RunRecord, t: LrTooHighThresholds) -> Iterator[Finding]:
                 f"norm per step (median over layers; {top}: {per_layer[top]:.1e}), "
                 f"{ratio / t.target_update_ratio:.0f}x the ~{t.target_update_ratio:g} rule of thumb",
         evidence={"instability": what, "update_ratio_median": ratio, "min_update_ratio": t.min_update_ratio,
-                  "update_ratio_by_layer": per_layer, "ratios_before_step": cut, "suggested_lr": new_lr},
+                  "update_ratio_by_layer": per_layer, "ratios_before_step": cut, "suggested_lr": new_lr,
+                  "suggested_lr_source": lower.source},
         step=cut, config_key="optimizer.lr", fixes=fixes)

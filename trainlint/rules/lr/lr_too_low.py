@@ -7,12 +7,7 @@ from collections.abc import Iterator
 from pydantic import Field
 
 from trainlint.analysis.loss import metric_gain, progress
-from trainlint.analysis.lr import (
-    layer_update_ratios,
-    lr_for_ratio,
-    median_update_ratio,
-    peak_update_ratio,
-)
+from trainlint.analysis.lr import lr_for_ratio, peak_update_ratio, stable_update_ratio
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -51,7 +46,8 @@ def lr_too_low(run: RunRecord, t: LrTooLowThresholds) -> Iterator[Finding]:
     anywhere: the run looks "stuck" while it is merely crawling.
     ## How to fix
     Set `optimizer.lr` to the suggested value: the current LR scaled by `target_update_ratio` /
-    measured ratio; confirm with `trainlint lr-find`.
+    the run's update ratio (median over layers, before any blow-up: the value every finding
+    quotes); confirm with `trainlint lr-find`.
     ## Not flagged
     Small updates while the loss falls well (the model may be near its optimum); tiny updates in
     the first layers only (vanishing gradients: TL402); tiny late updates after the weights blew
@@ -68,12 +64,12 @@ def lr_too_low(run: RunRecord, t: LrTooLowThresholds) -> Iterator[Finding]:
     peak = peak_update_ratio(run)
     if not peak < t.max_update_ratio:  # NaN (no usable sample) is not evidence
         return
-    per_layer = layer_update_ratios(run)
-    ratio = median_update_ratio(per_layer)
+    measured = stable_update_ratio(run)
+    ratio, per_layer = measured.median, measured.by_layer
     new_lr = lr_for_ratio(run.lr, ratio, t.target_update_ratio)
     yield Finding(
-        message=f"LR {run.lr:g} is too low: updates move the weights by {ratio:.1e} of their norm per step "
-                f"(median over layers), {t.target_update_ratio / ratio:.0f}x under the ~"
+        message=f"LR {run.lr:g} is too low: update ratio {ratio:.1e} (the weights move that share of their norm "
+                f"per step; median over layers), {t.target_update_ratio / ratio:.0f}x under the ~"
                 f"{t.target_update_ratio:g} rule of thumb, and the loss "
                 + (f"fell only {p.relative_drop:.1%}" if p.relative_drop >= 0 else f"rose {-p.relative_drop:.1%}"),
         evidence={"update_ratio_median": ratio, "update_ratio_peak": peak, "max_update_ratio": t.max_update_ratio,
