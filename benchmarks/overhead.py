@@ -13,8 +13,14 @@ shows the instrumentation alone. Each recorder family is also timed alone, so th
 is visible. Finally the start-up of `trainlint probe configs/quickstart.yaml` (process start
 to first training step) and its total wall time are measured in a subprocess.
 
+Both loops run with `--threads` threads: the probe is given them as `probe.threads`, since its
+`auto` default would otherwise pick its own count for the probe but not for the plain loop.
+
     python benchmarks/overhead.py            # full: 9 repeats x 300 steps, torch's default threads
-    python benchmarks/overhead.py --tiny     # CI smoke: proves it runs, numbers meaningless
+    python benchmarks/overhead.py --tiny     # a few seconds: proves it runs, numbers meaningless
+                                             # (mlp-digits only unless --only, 5 steps, 1 repeat,
+                                             # 1 thread, no warm-up; the start-up probe runs
+                                             # alongside, 3 steps without plots)
 """
 
 from __future__ import annotations
@@ -94,14 +100,19 @@ def probe_loop(loaded, families=FAMILIES) -> float:
     return (record.loop_seconds - record.eval_seconds) / record.steps_run
 
 
-def measure(config: str, steps: int, repeats: int) -> dict:
-    loaded = load_spec(ROOT / config, [f"probe.steps={steps}", "device=cpu"])
+def load(config: str, steps: int, threads: int):
+    return load_spec(ROOT / config, [f"probe.steps={steps}", "device=cpu", f"probe.threads={threads}"])
+
+
+def measure(config: str, steps: int, repeats: int, threads: int, warm_up: bool = True) -> dict:
+    loaded = load(config, steps, threads)
     variants = {"probe": lambda: probe_loop(loaded), "plain+eval": lambda: plain_loop(loaded, evaluate=True),
                 "loop": lambda: probe_loop(loaded, frozenset()),
                 **{f: (lambda f=f: probe_loop(loaded, frozenset({f}))) for f in sorted(FAMILIES)}}
-    plain_loop(loaded)  # warm-up: allocator, caches, lazy imports
-    for run in variants.values():
-        run()
+    if warm_up:  # allocator, caches, lazy imports
+        plain_loop(loaded)
+        for run in variants.values():
+            run()
     times: dict[str, list[float]] = {"plain": [], **{k: [] for k in variants}}
     for _ in range(repeats):  # in turn, so drift hits every variant alike
         times["plain"].append(plain_loop(loaded))
@@ -117,7 +128,7 @@ def measure(config: str, steps: int, repeats: int) -> dict:
             "families": {f: statistics.median(ratios[f]) for f in FAMILIES}}
 
 
-def ledger(config: str, steps: int, runs: int = 3) -> dict[str, float]:
+def ledger(config: str, steps: int, threads: int, runs: int = 3) -> dict[str, float]:
     """Microseconds per step spent inside each part of the probe (direct time; least of `runs`).
 
     Each part's calls are wrapped in a timer for these runs only. Direct time leaves out what a
@@ -149,7 +160,7 @@ def ledger(config: str, steps: int, runs: int = 3) -> dict[str, float]:
         for owner, name in targets:
             originals.append((owner, name, getattr(owner, name)))
             setattr(owner, name, timed(getattr(owner, name), part))
-    loaded = load_spec(ROOT / config, [f"probe.steps={steps}", "device=cpu"])
+    loaded = load(config, steps, threads)
     best = dict.fromkeys(parts, math.inf)
     try:
         for _ in range(runs):
@@ -163,50 +174,64 @@ def ledger(config: str, steps: int, runs: int = 3) -> dict[str, float]:
     return best
 
 
-def startup(steps: int) -> tuple[float, float]:
-    """(process start → first step, total wall) of `trainlint probe configs/quickstart.yaml`."""
-    with tempfile.TemporaryDirectory() as out:
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "trainlint", "probe", "configs/quickstart.yaml", "--out", out,
-                        "--steps", str(steps), "-q"], cwd=ROOT, check=False, capture_output=True)
-        wall = time.perf_counter() - start
-        record_path = Path(out) / "report.json"
-        first = json.loads(record_path.read_text())["metrics"].get("first_step_after_process_start_s")
-    return first, wall
+class Startup:
+    """`trainlint probe configs/quickstart.yaml` in a subprocess: (process start → first step, total wall).
+
+    Started by the constructor and read by `result()`, so tiny mode can run it alongside the rest.
+    """
+
+    def __init__(self, steps: int, plots: bool = True) -> None:
+        self._out = tempfile.TemporaryDirectory()
+        self._start = time.perf_counter()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "trainlint", "probe", "configs/quickstart.yaml", "--out", self._out.name,
+             "--steps", str(steps), "-q", *([] if plots else ["--no-plots"])],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def result(self) -> tuple[float, float]:
+        with self._out:
+            self._process.wait()
+            wall = time.perf_counter() - self._start
+            report = json.loads((Path(self._out.name) / "report.json").read_text())
+        return report["metrics"].get("first_step_after_process_start_s"), wall
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tiny", action="store_true", help="a few steps, to prove the script runs")
+    parser.add_argument("--tiny", action="store_true", help="a few seconds, to prove the script runs")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--threads", type=int, help="torch threads for both loops (default: torch's; 1 with --tiny)")
     parser.add_argument("--only", nargs="+", choices=sorted(WORKLOADS), help="run these workloads only")
     args = parser.parse_args()
-    steps, repeats = (10, 1) if args.tiny else (args.steps, args.repeats)
-    torch.set_num_threads(args.threads)
+    steps, repeats = (5, 1) if args.tiny else (args.steps, args.repeats)
+    threads = args.threads or (1 if args.tiny else torch.get_num_threads())
+    only = args.only or (["mlp-digits"] if args.tiny else None)
+    late_start = Startup(steps=3, plots=False) if args.tiny else None  # runs alongside: its numbers mean nothing
+    torch.set_num_threads(threads)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"torch {torch.__version__}, {args.threads} thread(s); {steps} steps x {repeats} repeats")
+          f"torch {torch.__version__}, {threads} thread(s); {steps} steps x {repeats} repeats")
     families = sorted(FAMILIES)
     print(f"{'workload':<20} {'plain ms':>9} {'probe ms':>9} {'ratio':>6} {'min-max':>11} {'+eval':>6}"
           f" {'best':>6} {'loop':>6}" + "".join(f" {f[:10]:>10}" for f in families))
     overheads = {}
     for name, config in WORKLOADS.items():
-        if args.only and name not in args.only:
+        if only and name not in only:
             continue
-        m = measure(config, steps, repeats)
+        m = measure(config, steps, repeats, threads, warm_up=not args.tiny)
         overheads[name] = (m["ratio"] - 1) * m["plain_s"] * 1e6  # the median ratio, in µs of the median plain step
         row = (f"{name:<20} {m['plain_s'] * 1e3:>9.3f} {m['probe_s'] * 1e3:>9.3f} {m['ratio']:>6.3f} "
                f"{m['ratio_min']:>5.2f}-{m['ratio_max']:<5.2f} {m['vs_eval']:>6.3f} {m['best_of']:>6.3f}"
                f" {m['loop_only']:>6.3f}")
         print(row + "".join(f" {m['families'][f]:>10.3f}" for f in families), flush=True)
-    print("\nwhere the time goes, µs per step spent inside each part (direct time, least of 3 runs):")
+    runs = 1 if args.tiny else 3
+    print(f"\nwhere the time goes, µs per step spent inside each part (direct time, least of {runs} runs):")
     for name, overhead in overheads.items():
-        parts = ledger(WORKLOADS[name], steps, runs=1 if args.tiny else 3)
+        parts = ledger(WORKLOADS[name], steps, threads, runs=runs)
         listing = ", ".join(f"{part} {us:.1f}" for part, us in parts.items())
         print(f"{name:<20} probe - plain {overhead:6.1f}: {listing}; the rest {overhead - sum(parts.values()):.1f}",
               flush=True)
-    first, wall = startup(steps=300 if not args.tiny else 20)
+    first, wall = (late_start or Startup(steps=300)).result()
     print(f"quickstart: process start -> first training step {first:.2f} s; whole `trainlint probe` {wall:.2f} s")
     print("ms = median seconds per step x 1000; ratio = median over repeats of probe / plain (same repeat),"
           " min-max of those ratios; +eval = probe / a plain loop that also evaluates every eval_every steps;"

@@ -70,4 +70,5 @@ def test_the_job_runs_as_written(tmp_path):
     summary = (tmp_path / "summary.md").read_text()
     assert summary.startswith("# trainlint probe") and "| status | pass |" in summary
     assert ".png)" not in summary  # no image links a job summary cannot show
+    assert "uploaded artifact" in summary  # but it says where the figures are
     assert (tmp_path / "trainlint-out" / "train" / "loss.png").exists()

@@ -15,6 +15,10 @@ ICON = {"error": "🔴 error", "warning": "🟠 warning", "info": "🔵 info"}
 STATUS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail"}
 PLOTS = {"loss.png": "Loss, validation and learning rate", "gradients.png": "Gradient norms per layer",
          "updates.png": "Update ratio per layer", "activations.png": "Dead and saturated activations"}
+# A CI job summary cannot show files from the runner: each image link is a line of its own starting
+# with `[![` (the README's job drops them), and this sentence, which the summary keeps, says where they are.
+PLOTS_WHERE = ("PNG files next to this report, in the probe's `--out` folder (in CI, the uploaded "
+               "artifact: a job summary cannot show them).")
 
 
 def prose(text: str) -> str:
@@ -79,7 +83,7 @@ def render_markdown(report: Report) -> str:
         lines.append("")
     plots = [a for a in report.artifacts if a in PLOTS]
     if plots:
-        lines += ["## Plots", ""]
+        lines += ["## Plots", "", PLOTS_WHERE, ""]
         for p in plots:
             lines += [f"**{PLOTS[p]}** ({code(p)})", "", f"[![{PLOTS[p]}]({p})]({p})", ""]
     return "\n".join(lines).rstrip("\n") + "\n"
