@@ -61,5 +61,6 @@ def test_stop_reasons_in_words():
     assert stop_text("completed") == ""
     assert stop_text("non_finite_loss") == "stopped early: the loss became non-finite"
     assert stop_text("interrupted") == "interrupted"
-    assert stop_text("time_budget") == "time budget"  # a reason added later still reads as words
+    assert stop_text("time_budget", 10.0) == "stopped at the 10 s time budget"
+    assert stop_text("out_of_memory") == "out of memory"  # a reason added later still reads as words
     assert status_word("non_finite_loss") == "non-finite loss" and status_word("failed") == "failed"

@@ -95,7 +95,10 @@ def check(loaded: LoadedSpec, options: ProbeOptions) -> Outcome:
     comps = dataclasses.replace(comps, val_loader=_one_batch(comps.val_loader, loaded.spec.dataset.batch_size))
     spec = loaded.spec.model_copy(deep=True)
     spec.probe.steps = 1
-    record = run_probe(dataclasses.replace(loaded, spec=spec), out_dir, components=comps)
+    try:
+        record = run_probe(dataclasses.replace(loaded, spec=spec), out_dir, components=comps)
+    except ComponentError as exc:
+        raise as_spec_error(loaded, exc) from None
     record.wall_seconds = time.perf_counter() - started  # building the components is most of a check
     return _finish(loaded, record, out_dir, select, ignore, Stage.FIRST_BATCH, "check",
                    plots=False, tensorboard=False)
@@ -134,8 +137,8 @@ def range_test_when_lr_too_high(loaded: LoadedSpec, record: RunRecord, select: l
     a range test measures the loss against the LR on this very model and data, in about a
     hundred steps, so every rule that lowers the LR quotes the same, better-founded number.
     """
-    if record.stop_reason in ("interrupted", "crashed") or record.lr <= 0:
-        return None
+    if record.stop_reason in ("interrupted", "crashed", "time_budget") or record.lr <= 0:
+        return None  # cut short or broken: no time to spend, or nothing to compare with
     findings, _ = evaluate(record, select=select, ignore=ignore, thresholds=loaded.spec.rules.thresholds)
     lowers = any(fix.config_key == "optimizer.lr" and isinstance(fix.value, int | float) and fix.value < record.lr
                  for f in findings if f.severity != Severity.INFO for fix in f.fixes)

@@ -45,7 +45,8 @@ def imbalance_ratio(class_counts: Mapping[int, int]) -> float:
 def allowed_target_shapes(output_shape: Sequence[int], loss_class: str) -> list[list[int]] | None:
     """The target shapes `loss_class` accepts for this output, or None when it is not known.
 
-    Class-index losses take (B, d1, ...) labels for a (B, C, d1, ...) output, and
+    Class-index losses take (B, d1, ...) labels for a (B, C, d1, ...) output, (B, T) labels for
+    a (B, T, C) output (token-level: trainlint flattens it, as language-model code does), and
     CrossEntropyLoss also probabilities shaped like the output; element-wise losses take the
     output's own shape.
     """
@@ -53,7 +54,8 @@ def allowed_target_shapes(output_shape: Sequence[int], loss_class: str) -> list[
     if loss_class in CLASS_INDEX_LOSSES:
         if len(out) < 2:
             return None
-        return [[out[0], *out[2:]]] + ([out] if loss_class == "CrossEntropyLoss" else [])
+        token_level = [[out[0], out[1]]] if len(out) == 3 else []  # (B, T, C) scores per token (adapters.py)
+        return [[out[0], *out[2:]]] + token_level + ([out] if loss_class == "CrossEntropyLoss" else [])
     if loss_class in ELEMENTWISE_LOSSES:
         return [out]
     return None

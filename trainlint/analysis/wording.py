@@ -45,13 +45,19 @@ STOPPED = {
     "non_finite_loss": "stopped early: the loss became non-finite",
     "crashed": "stopped early: the training code raised an error",
     "interrupted": "interrupted",
+    "time_budget": "stopped at the time budget",
 }
 
 
-def stop_text(reason: str) -> str:
-    """Why a run stopped, for people ("" when it ran every step); unknown reasons lose their underscores."""
+def stop_text(reason: str, max_seconds: float | None = None) -> str:
+    """Why a run stopped, for people ("" when it ran every step); unknown reasons lose their underscores.
+
+    With the run's time budget (`probe.max_seconds`) it is named: "stopped at the 10 s time budget".
+    """
     if reason == "completed":
         return ""
+    if reason == "time_budget" and max_seconds is not None:
+        return f"stopped at the {num(max_seconds, 'g')} s time budget"
     return STOPPED.get(reason, reason.replace("_", " "))
 
 

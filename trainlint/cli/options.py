@@ -27,6 +27,10 @@ class FailOn(str, Enum):
 Config = Annotated[Path, typer.Argument(help="The experiment spec (YAML).", show_default=False)]
 Out = Annotated[Path | None, typer.Option("--out", help="Output folder (default: trainlint-out/<spec name>/).")]
 Steps = Annotated[int | None, typer.Option("--steps", min=1, help="Override probe.steps.")]
+MaxSeconds = Annotated[float | None, typer.Option(
+    "--max-seconds", metavar="<seconds>",
+    help="Time budget for the training loop, from its first step (overrides probe.max_seconds): the probe "
+    "stops there, evaluates once more and reports what it recorded.")]
 Device = Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda | cuda:N (overrides `device`).")]
 Seed = Annotated[int | None, typer.Option("--seed", min=0, help="Override `seed`.")]
 Threads = Annotated[str | None, typer.Option(
@@ -66,7 +70,7 @@ Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="Evidence and eve
 
 
 def overrides(sets: list[str] | None, steps: int | None = None, seed: int | None = None,
-              device: str | None = None, threads: str | None = None) -> list[str]:
+              device: str | None = None, threads: str | None = None, max_seconds: float | None = None) -> list[str]:
     """`--set` expressions plus the shortcut flags, the flags last so they win.
 
     The flags stay as typed (``--device cuda``): load_spec applies them to their spec field and
@@ -81,4 +85,6 @@ def overrides(sets: list[str] | None, steps: int | None = None, seed: int | None
         out.append(f"--device {device}")
     if threads is not None:
         out.append(f"--threads {threads}")
+    if max_seconds is not None:
+        out.append(f"--max-seconds {max_seconds:g}")
     return out

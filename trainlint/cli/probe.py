@@ -15,6 +15,7 @@ def probe_command(
     config: o.Config,
     out: o.Out = None,
     steps: o.Steps = None,
+    max_seconds: o.MaxSeconds = None,
     device: o.Device = None,
     seed: o.Seed = None,
     threads: o.Threads = None,
@@ -31,7 +32,7 @@ def probe_command(
 ) -> None:
     """Run a short instrumented training of the spec and diagnose it."""
     with handle_errors(), stop_on_interrupt():
-        loaded = load_spec(config, o.overrides(set_, steps, seed, device, threads))
+        loaded = load_spec(config, o.overrides(set_, steps, seed, device, threads, max_seconds))
         with progress_bar(wants_progress(quiet), loaded.name) as progress:
             outcome = probe(loaded, ProbeOptions(out=out, select=select or [], ignore=ignore or [],
                                                  plots=not no_plots, progress=progress,

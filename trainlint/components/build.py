@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -12,6 +12,7 @@ from trainlint.components import losses, optimizers, schedulers
 from trainlint.components.arguments import check_arguments
 from trainlint.components.base import ComponentError, DataBundle, DataInfo
 from trainlint.components.schedulers import Schedule
+from trainlint.probe.adapters import Reader, recurrent_layout
 from trainlint.spec.loader import LoadedSpec
 
 
@@ -29,6 +30,7 @@ class Components:
     train_loader: DataLoader
     val_loader: DataLoader | None
     device: torch.device
+    reader: Reader = field(default_factory=Reader)  # how batches and outputs are read (probe/adapters.py)
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -114,16 +116,20 @@ def build_components(loaded: LoadedSpec, device: torch.device) -> Components:
     else:
         model = build_model(spec.model.name, data.info, n_out, dict(spec.model.args))
     model.to(device)
-    loss_fn = losses.build_loss(spec.loss.name, spec.loss.target, dict(spec.loss.args), base)
+    loss_fn = None if spec.loss.from_model is not False else \
+        losses.build_loss(spec.loss.name, spec.loss.target, dict(spec.loss.args), base)
     if isinstance(loss_fn, torch.nn.Module):
         loss_fn.to(device)
-    optimizer = optimizers.build_optimizer(
-        spec.optimizer.name, spec.optimizer.target, model.parameters(), spec.optimizer.lr,
-        dict(spec.optimizer.args), base,
-    )
-    schedule = schedulers.build_schedule(spec.scheduler, optimizer, spec.probe.steps, spec.optimizer.lr, base)
+    optimizer = optimizers.build_optimizer(spec.optimizer, model, base)
     train_loader, val_loader = make_loaders(data, spec.dataset, spec.seed, device)
-    return Components(data, data.info, n_out, model, loss_fn, optimizer, schedule, train_loader, val_loader, device)
+    schedule = schedulers.build_schedule(spec.scheduler, optimizer, spec.probe.steps, spec.optimizer.lr, base,
+                                         steps_per_epoch=len(train_loader))
+    recurrent, time_major = recurrent_layout(model, spec.model.time_major)
+    reader = Reader(output=spec.model.output, from_model=spec.loss.from_model, target_key=spec.dataset.target_key,
+                    loss_class=loss_class.__name__ if loss_class is not None else "", recurrent=recurrent,
+                    time_major=time_major)
+    return Components(data, data.info, n_out, model, loss_fn, optimizer, schedule, train_loader, val_loader, device,
+                      reader)
 
 
 def make_loaders(data: DataBundle, ds_spec, seed: int, device: torch.device):

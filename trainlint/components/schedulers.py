@@ -1,13 +1,16 @@
 """Scheduler registry: every `torch.optim.lr_scheduler` by name or alias, plus linear warmup.
 
-The probe counts optimizer steps, not epochs, so the scheduler steps once per optimizer step
-and arguments that are lengths default to the probe's length (e.g. `cosine` anneals over
-`probe.steps`). Those defaults are filled only when the user did not give the argument.
+The scheduler steps once per optimizer step (`scheduler.interval: step`, the default) or once
+per epoch (`interval: epoch`, an epoch being len(train loader) optimizer steps). Arguments that
+are lengths default to the probe's length in that unit (e.g. `cosine` anneals over
+`probe.steps` steps, or over the epochs they make). Those defaults are filled only when the
+user did not give the argument. Warmup always counts optimizer steps.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -61,7 +64,10 @@ def lookup(name: str) -> type | None:
 
 
 def _probe_defaults(cls_name: str, steps: int, lr: float) -> dict[str, Any]:
-    """Length-like arguments filled from the probe when the spec leaves them out."""
+    """Length-like arguments filled from the probe when the spec leaves them out.
+
+    `steps` is how often the scheduler will step: optimizer steps, or epochs with `interval: epoch`.
+    """
     return {
         "CosineAnnealingLR": {"T_max": steps},
         "CosineAnnealingWarmRestarts": {"T_0": max(1, steps // 3)},
@@ -76,18 +82,23 @@ def _probe_defaults(cls_name: str, steps: int, lr: float) -> dict[str, Any]:
 
 
 class Schedule:
-    """Steps the user's scheduler once per optimizer step and applies the warmup ramp.
+    """Steps the user's scheduler every `every` optimizer steps and applies the warmup ramp.
+
+    `step()` is called after every optimizer step; `every` is 1 for `interval: step` and the
+    epoch length for `interval: epoch`. A plateau scheduler then gets the epoch's mean loss.
 
     Why: warmup multiplies whatever the inner schedule says; restoring the inner schedule's
     own LR before it steps keeps chainable torch schedulers (which read the group's current
     LR) from compounding the ramp.
     """
 
-    def __init__(self, optimizer, inner=None, warmup_steps: int = 0):
+    def __init__(self, optimizer, inner=None, warmup_steps: int = 0, every: int = 1):
         self.optimizer = optimizer
         self.inner = inner
         self.warmup_steps = warmup_steps
+        self.every = max(1, every)
         self._plateau = inner is not None and _is_plateau(inner)
+        self._loss_sum: object = 0.0  # of the losses since the inner scheduler last stepped (plateau only)
         self.t = 0
         self._inner_lrs = [g["lr"] for g in optimizer.param_groups]
         self._apply_ramp()
@@ -100,10 +111,17 @@ class Schedule:
             group["lr"] = lr * factor
 
     def step(self, loss: float | None = None) -> None:
+        """After an optimizer step whose loss was ``loss`` (a float or a 0-d tensor)."""
         if self.warmup_steps > 0:
             for group, lr in zip(self.optimizer.param_groups, self._inner_lrs, strict=True):
                 group["lr"] = lr
-        if self.inner is not None:
+        due = (self.t + 1) % self.every == 0
+        if self.inner is not None and self._plateau and self.every > 1 and loss is not None:
+            self._loss_sum = self._loss_sum + loss  # stays on the device until the epoch ends
+            loss = self._loss_sum / self.every if due else None
+            if due:
+                self._loss_sum = 0.0
+        if self.inner is not None and due:
             if self._plateau:
                 self.inner.step(loss if loss is not None else float("inf"))
             else:
@@ -119,22 +137,26 @@ def _is_plateau(obj) -> bool:
     return isinstance(obj, ReduceLROnPlateau)
 
 
-def build_schedule(spec, optimizer, steps: int, lr: float, spec_dir: Path) -> Schedule:
-    """A `Schedule` for the spec's `scheduler` section (None → constant LR)."""
+def build_schedule(spec, optimizer, steps: int, lr: float, spec_dir: Path, steps_per_epoch: int = 1) -> Schedule:
+    """A `Schedule` for the spec's `scheduler` section (None → constant LR).
+
+    `steps_per_epoch` (len of the training loader) is the epoch length for `interval: epoch`.
+    """
     if spec is None:
         return Schedule(optimizer)
+    every = max(1, steps_per_epoch) if spec.interval == "epoch" else 1
     if spec.target is not None:
         from trainlint.spec.targets import resolve_target
 
         factory, field, args = resolve_target(spec.target, spec_dir, "scheduler.target"), "scheduler.target", spec.args
     elif normalize(spec.name) == NO_SCHEDULE:
-        return Schedule(optimizer, None, spec.warmup_steps)
+        return Schedule(optimizer, None, spec.warmup_steps, every)
     else:
         factory = lookup(spec.name)
         if factory is None:
             raise ComponentError(f"unknown scheduler `{spec.name}`", "scheduler.name", ", ".join(names()))
         field = "scheduler.args"
-        args = {**_probe_defaults(factory.__name__, steps, lr), **spec.args}
+        args = {**_probe_defaults(factory.__name__, math.ceil(steps / every), lr), **spec.args}
     check_arguments(factory, spec.args, "scheduler", filled=1,
                     reserved={"optimizer": "trainlint passes the optimizer"})
     try:
@@ -143,4 +165,4 @@ def build_schedule(spec, optimizer, steps: int, lr: float, spec_dir: Path) -> Sc
         raise ComponentError(f"{getattr(factory, '__name__', factory)}: {exc}", field) from None
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code or torch's argument checks
         raise ComponentError(f"constructing the scheduler raised {type(exc).__name__}: {exc}", field) from None
-    return Schedule(optimizer, inner, spec.warmup_steps)
+    return Schedule(optimizer, inner, spec.warmup_steps, every)

@@ -19,12 +19,18 @@ from pathlib import Path
 
 import torch
 
+from trainlint.components.base import ComponentError
 from trainlint.components.build import Components, build_components, resolve_device
 from trainlint.probe import interrupt
+from trainlint.probe.adapters import AdapterError
 from trainlint.probe.crash import capture
 from trainlint.probe.metrics import MetricsWriter
 from trainlint.probe.record import ModelFacts, RunRecord
-from trainlint.probe.recorders.activations import ActivationRecorder, activation_modules
+from trainlint.probe.recorders.activations import (
+    ActivationRecorder,
+    activation_modules,
+    name_series,
+)
 from trainlint.probe.recorders.evaluation import Evaluator, chance_metric, metric_for
 from trainlint.probe.recorders.gradients import GradientRecorder
 from trainlint.probe.recorders.host import to_host
@@ -77,7 +83,7 @@ def run_probe(loaded: LoadedSpec, out_dir: Path | None = None, progress: Progres
     record = _new_record(loaded, comps)
     writer = MetricsWriter(out_dir / "metrics.jsonl" if out_dir else None)
     try:
-        record.data = scan_data(comps.data)
+        record.data = scan_data(comps.data, spec.dataset.target_key)
     except Exception as exc:  # noqa: BLE001 - the user's dataset raised
         record.crash = capture(exc, "data", 0)
         record.stop_reason = "crashed"
@@ -101,14 +107,16 @@ def run_probe(loaded: LoadedSpec, out_dir: Path | None = None, progress: Progres
 
 
 def _weight_decay(optimizer) -> float:
-    value = optimizer.param_groups[0].get("weight_decay", 0.0) if optimizer.param_groups else 0.0
-    return float(value) if isinstance(value, int | float) else 0.0
+    """The largest weight decay of any parameter group: that of the decayed weights when biases and
+    norms sit in a group without decay (`optimizer.param_groups.no_decay`, or a factory's own groups)."""
+    values = [g.get("weight_decay", 0.0) for g in optimizer.param_groups]
+    return max((float(v) for v in values if isinstance(v, int | float)), default=0.0)
 
 
 def _decoupled(optimizer) -> bool:
     """AdamW, or an optimizer asked for decoupled decay (`decoupled_weight_decay=True` in torch ≥ 2.6)."""
-    group = optimizer.param_groups[0] if optimizer.param_groups else {}
-    return isinstance(optimizer, torch.optim.AdamW) or bool(group.get("decoupled_weight_decay", False))
+    return isinstance(optimizer, torch.optim.AdamW) or any(
+        bool(g.get("decoupled_weight_decay", False)) for g in optimizer.param_groups)
 
 
 def _new_record(loaded: LoadedSpec, comps: Components) -> RunRecord:
@@ -116,7 +124,7 @@ def _new_record(loaded: LoadedSpec, comps: Components) -> RunRecord:
     name, higher = metric_for(info.task)
     record = RunRecord(
         spec_name=loaded.name, task=info.task, num_classes=info.num_classes, num_outputs=comps.num_outputs,
-        loss_class=type(comps.loss_fn).__name__, optimizer_class=type(comps.optimizer).__name__,
+        loss_class="ModelLoss" if comps.reader.model_computes_loss else type(comps.loss_fn).__name__, optimizer_class=type(comps.optimizer).__name__,
         scheduler_class=type(comps.schedule.inner).__name__ if comps.schedule.inner is not None else None,
         lr=spec.optimizer.lr, warmup_steps=spec.scheduler.warmup_steps if spec.scheduler else 0,
         weight_decay=_weight_decay(comps.optimizer), decoupled_weight_decay=_decoupled(comps.optimizer),
@@ -136,18 +144,18 @@ def _new_record(loaded: LoadedSpec, comps: Components) -> RunRecord:
 def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
            progress: Progress | None, started: float, families: frozenset[str], load: CpuLoad) -> None:
     model, loss_fn, optimizer, schedule = comps.model, comps.loss_fn, comps.optimizer, comps.schedule
+    reader = comps.reader
     device, steps, cpu = comps.device, spec.probe.steps, comps.device.type == "cpu"
     index = LayerIndex.of(model)
     grads, updates = GradientRecorder(index), UpdateRecorder(index)
     acts, resources = ActivationRecorder(model), ResourceRecorder(device)
     for series in (record.layer_grad_norm, record.layer_param_norm, record.update_ratio):
         series.names = list(index.layers)
-    for series in (record.dead_fraction, record.saturated_fraction, record.activation_mean,
-                   record.activation_std):
-        series.names = list(acts.names)
+    name_series(record, acts)  # activation modules; functional activations join after the first sampled pass
     evaluator = Evaluator(model, loss_fn, comps.val_loader, comps.data.train, comps.info.task,
-                          record.loss_class, device, spec.seed, comps.data.tensors)
+                          record.loss_class, device, spec.seed, comps.data.tensors, reader)
     clip, stats_every, eval_every = spec.probe.clip_grad_norm, spec.probe.stats_every, spec.probe.eval_every
+    budget = spec.probe.max_seconds  # seconds of training loop, from the first step
     use_grads, use_updates = "gradients" in families, "updates" in families
     use_acts, use_resources = "activations" in families, "resources" in families
     pending_loss: list[torch.Tensor] = []  # off CPU: losses not yet copied to the host
@@ -155,7 +163,7 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
     model.train()
     batches = iter(comps.train_loader)
     record.startup_seconds = time.perf_counter() - started
-    x = y = out = None
+    x = y = out = batch = None
     step = unflushed = flushes = 0
     stop = None
     last_flush = loop_started = time.perf_counter()
@@ -164,31 +172,33 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
         phase = "data"
         try:
             try:
-                x, y = next(batches)
+                raw_batch = next(batches)
             except StopIteration:
                 batches = iter(comps.train_loader)
-                x, y = next(batches)
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                raw_batch = next(batches)
+            batch = reader.batch(raw_batch).to(device)
+            x, y = batch.primary, batch.target
             t1 = time.perf_counter()
             phase = "forward"
             if step == 0:  # one-off diagnostics, timed apart from training like evaluations
                 record.first_step_after_process_start_s = time.time() - _process_start()
-                choice = choose_threads(spec.probe.threads, device, model, x, load)
+                choice = choose_threads(spec.probe.threads, device, model, batch, load, reader)
                 torch.set_num_threads(choice.threads)
                 record.threads, record.threads_reason = choice.threads, choice.reason
-                record.first_batch = first_batch_facts(model, loss_fn, x, y, record.loss_class,
+                record.first_batch = first_batch_facts(model, loss_fn, batch, reader, record.loss_class,
                                                        record.num_classes)
                 record.eval_seconds += time.perf_counter() - t1
             sampled = step % stats_every == 0 or step == steps - 1
             optimizer.zero_grad(set_to_none=True)
             if sampled and use_acts:
-                acts.arm()
-                out = model(x)
-                acts.disarm(step)
+                with acts.recording(step):  # detached even when the forward pass raises
+                    raw_out, out = reader.forward(model, batch)
+                if step == 0:  # the first pass named the functional activations (F.relu, ...)
+                    name_series(record, acts)
             else:
-                out = model(x)
+                raw_out, out = reader.forward(model, batch)
             phase = "loss"
-            loss = loss_fn(out, y)
+            loss = reader.loss(loss_fn, raw_out, out, batch)
             _check_scalar(loss)
             loss_value = loss.detach()
             if step == 0:
@@ -211,6 +221,8 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
         except KeyboardInterrupt:
             stop = "interrupted"
             break
+        except AdapterError as exc:  # a batch or output the spec does not say how to read: exit 2
+            raise ComponentError(str(exc), exc.field) from None
         except Exception as exc:  # noqa: BLE001 - user model/data/loss raised: diagnosed, not dumped
             record.crash = capture(exc, phase, step, input=x, target=y, output=out)
             stop = "crashed"
@@ -228,6 +240,8 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
             pending_loss.append(loss_value)
         if stop is None and interrupt.requested():  # Ctrl-C: stop after this step (see probe/interrupt.py)
             stop = "interrupted"
+        if stop is None and budget is not None and t2 - loop_started >= budget and step < steps - 1:
+            stop = "time_budget"  # evaluated below like a last step, so the report has final val metrics
         last = step == steps - 1 or stop is not None
         unflushed += 1
         flushed = last or unflushed >= FLUSH_STEPS or t2 - last_flush >= FLUSH_SECONDS
@@ -244,7 +258,7 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
             last_flush = time.perf_counter()
         if use_resources and (step % RESOURCE_EVERY == 0 or last):
             _sample_resources(record, resources, step)
-        if stop is None and ((step + 1) % eval_every == 0 or step == steps - 1):
+        if (stop is None and ((step + 1) % eval_every == 0 or step == steps - 1)) or stop == "time_budget":
             t_eval = time.perf_counter()
             if not _evaluate(record, evaluator, step):
                 stop = "crashed"

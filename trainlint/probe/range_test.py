@@ -83,7 +83,7 @@ def run_range_test(loaded: LoadedSpec, start_lr: float = 1e-7, end_lr: float = 1
 
 
 def _sweep(result: RangeTest, comps, clip: float | None, progress, threads: int | str) -> None:
-    model, loss_fn, optimizer, device = comps.model, comps.loss_fn, comps.optimizer, comps.device
+    model, loss_fn, optimizer, device, reader = comps.model, comps.loss_fn, comps.optimizer, comps.device, comps.reader
     groups = optimizer.param_groups
     base = groups[0]["lr"] or 1.0
     ratios = [(g["lr"] or base) / base for g in groups]
@@ -100,18 +100,19 @@ def _sweep(result: RangeTest, comps, clip: float | None, progress, threads: int 
         phase = "data"
         try:
             try:
-                x, y = next(batches)
+                raw_batch = next(batches)
             except StopIteration:
                 batches = iter(comps.train_loader)
-                x, y = next(batches)
-            x, y = x.to(device), y.to(device)
+                raw_batch = next(batches)
+            batch = reader.batch(raw_batch).to(device)
+            x, y = batch.primary, batch.target
             phase = "forward"
             if step == 0:
-                torch.set_num_threads(choose_threads(threads, device, model, x, None).threads)
+                torch.set_num_threads(choose_threads(threads, device, model, batch, None, reader).threads)
             optimizer.zero_grad(set_to_none=True)
-            out = model(x)
+            raw, out = reader.forward(model, batch)
             phase = "loss"
-            loss = loss_fn(out, y)
+            loss = reader.loss(loss_fn, raw, out, batch)
             phase = "backward"
             loss.backward()
             if clip is not None:

@@ -165,7 +165,7 @@ class RunRecord:
     optimizer_class: str = ""
     scheduler_class: str | None = None
     lr: float = 0.0
-    weight_decay: float = 0.0  # of the optimizer's first parameter group (0 when it has none)
+    weight_decay: float = 0.0  # the largest of the optimizer's parameter groups (the decayed weights')
     decoupled_weight_decay: bool = False  # AdamW-style: w shrinks by lr·wd each step, beside the update
     warmup_steps: int = 0
     batch_size: int = 0
@@ -200,7 +200,7 @@ class RunRecord:
     resources: Resources = field(default_factory=Resources)
     crash: CrashInfo | None = None
     lr_range: LrRange | None = None  # see workflow: run when an LR-lowering fix was suggested
-    stop_reason: str = "completed"  # completed | non_finite_loss | crashed | interrupted
+    stop_reason: str = "completed"  # completed | non_finite_loss | crashed | interrupted | time_budget
     wall_seconds: float = 0.0
     startup_seconds: float = 0.0  # run_probe start → first training step
     first_step_after_process_start_s: float | None = None

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 
 import torch
 
+from trainlint.probe.adapters import Batch, Reader
+
 # Forward FLOPs per batch above which a second thread starts to pay off. Measured on a 2-core
-# x86_64 VM, torch 2.13 CPU (benchmarks/threads.py): an MLP at 2e7 forward FLOPs per batch ran
-# 0.9x as fast on 2 threads as on 1, at 7e7 1.14x, a small CNN at 1e8 1.24x.
+# x86_64 VM, torch 2.13 CPU, training steps of MLPs and small CNNs at 1 and 2 threads: an MLP at
+# 2e7 forward FLOPs per batch ran 0.9x as fast on 2 threads as on 1, at 7e7 1.14x, a small CNN at
+# 1e8 1.24x. benchmarks/threads.py shows the effect on whole probes, idle and next to a busy process.
 PARALLEL_FLOPS = 5e7
 
 
@@ -46,8 +49,8 @@ class CpuLoad:
         return max(0.0, _cores() - others)
 
 
-def choose_threads(setting: int | str, device: torch.device, model: torch.nn.Module, x: object,
-           load: CpuLoad | None) -> ThreadChoice:
+def choose_threads(setting: int | str, device: torch.device, model: torch.nn.Module, batch: object,
+                   load: CpuLoad | None, reader: Reader | None = None) -> ThreadChoice:
     """The thread count for this probe, and why (reported in report.json's `environment`)."""
     current = torch.get_num_threads()
     if setting != "auto":
@@ -56,7 +59,7 @@ def choose_threads(setting: int | str, device: torch.device, model: torch.nn.Mod
         return ThreadChoice(current, f"auto: the model runs on {device.type}; PyTorch's setting kept")
     if current <= 1:
         return ThreadChoice(1, "auto: PyTorch was already set to 1 thread")
-    flops = forward_flops(model, x)
+    flops = forward_flops(model, batch, reader)
     if flops is None:
         return ThreadChoice(current, "auto: the forward pass could not be measured; PyTorch's setting kept")
     if flops < PARALLEL_FLOPS:
@@ -71,23 +74,26 @@ def choose_threads(setting: int | str, device: torch.device, model: torch.nn.Mod
                                  f"({flops:.1e} forward FLOPs per batch{busy})")
 
 
-def forward_flops(model: torch.nn.Module, x: object) -> float | None:
-    """FLOPs of one forward pass over the whole batch, counted on its first two samples.
+def forward_flops(model: torch.nn.Module, batch: object, reader: Reader | None = None) -> float | None:
+    """FLOPs of one forward pass over the whole batch (a tensor or a `Batch`), counted on its first two samples.
 
     Counted in eval mode, without gradients and with the RNG state restored, so the probe's
     training (BatchNorm statistics, dropout masks, data order) is exactly what it would have been.
     """
-    if not isinstance(x, torch.Tensor) or x.dim() == 0 or len(x) == 0:
+    if isinstance(batch, torch.Tensor):
+        batch = Batch((batch,))
+    if not isinstance(batch, Batch) or batch.primary is None or batch.primary.dim() == 0 or batch.size == 0:
         return None
     from torch.utils.flop_counter import FlopCounterMode
 
-    n = min(2, len(x))
+    n = min(2, batch.size)
+    reader = reader or Reader()
     was_training = model.training
     model.eval()
     try:
         with torch.random.fork_rng(devices=[]), torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(x[:n])
-        return counter.get_total_flops() * len(x) / n
+            reader.forward(model, batch.head(n))
+        return counter.get_total_flops() * batch.size / n
     except Exception:  # noqa: BLE001 - the training step will run (and diagnose) the same forward
         return None
     finally:

@@ -56,7 +56,9 @@ def summary_rows(report: Report, out_dir: str | None = None) -> list[tuple[str, 
     """(label, value) pairs of the summary table, in display order."""
     s, m = report.summary, report.metrics
     is_check = report.command == "check"
-    stopped = f" ({stop_text(s.stop_reason)})" if stop_text(s.stop_reason) else ""
+    budget = None if is_check else (report.config.get("probe") or {}).get("max_seconds")  # probe.max_seconds
+    stopped = stop_text(s.stop_reason, budget) or (f"within the {num(budget, 'g')} s time budget" if budget else "")
+    stopped = f" ({stopped})" if stopped else ""
     chance_loss = f"  (chance level {fmt(m.expected_initial_loss)})" if m.expected_initial_loss else ""
     rows = [("status", s.status)]
     if is_check:

@@ -6,6 +6,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from trainlint.analysis.wording import count
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, NotEvaluated, Rule, Stage
 from trainlint.rules.catalog import all_rules
@@ -40,6 +41,9 @@ def evaluate(record: RunRecord, *, select: Iterable[str] = (), ignore: Iterable[
             skipped.append(NotEvaluated(code=rule.code, rule=rule.name, reason=not_recorded(missing)))
             continue
         params = rule.thresholds.model_validate(thresholds.get(rule.name, {}))
+        if (short := too_short(record, params)) is not None:
+            skipped.append(NotEvaluated(code=rule.code, rule=rule.name, reason=short))
+            continue
         try:
             found = [_stamp(finding, rule, locate) for finding in rule.check(record, params) or ()]
         except Exception as exc:  # noqa: BLE001 - one rule's bug must not take the report down
@@ -61,6 +65,19 @@ QUANTITIES = {
     "data": "the dataset scan", "resources": "memory and CPU samples", "step_time_s": "step times",
     "data_wait_s": "data-loading times",
 }
+
+
+def too_short(record: RunRecord, params: Any) -> str | None:
+    """Why a run its time budget cut short has too few steps for a rule (its `min_steps`), or None.
+
+    Why only the time budget: a completed run is as long as the spec asked, and a crash or a
+    non-finite loss is reported in its own right; a run the budget stopped is where a rule
+    passing quietly for want of steps would read as a clean bill of health.
+    """
+    need = getattr(params, "min_steps", None)
+    if record.stop_reason != "time_budget" or not isinstance(need, int) or record.steps_run >= need:
+        return None
+    return f"needs at least {need} steps; the time budget stopped the probe after {count(record.steps_run, 'step')}"
 
 
 def not_recorded(missing: list[str]) -> str:

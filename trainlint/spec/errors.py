@@ -173,6 +173,8 @@ def _describe(loc: tuple[str, ...], group: list[dict], root: type[BaseModel]) ->
         return f"key `{loc[-1]}` must be text", None, []
     if kind == "value_error" and here is not None and {"name", "target"} <= set(here.model_fields):
         # The name-xor-target validator of a component section.
+        if isinstance(value, dict) and value.get("from_model") not in (None, False):
+            return "give `from_model` alone: the model computes the loss, so no `name` or `target`", None, []
         given = isinstance(value, dict) and value.get("name") is not None and value.get("target") is not None
         if given:
             return "give either `name` or `target`, not both", None, []

@@ -233,7 +233,8 @@ def parse_value(raw: str) -> Any:
 
 # Command-line shortcuts for spec fields. An override written `--device cuda` (as
 # cli.options.overrides writes them) is applied like `--set device=cuda` but reported as typed.
-FLAG_FIELDS = {"--steps": "probe.steps", "--seed": "seed", "--device": "device", "--threads": "probe.threads"}
+FLAG_FIELDS = {"--steps": "probe.steps", "--seed": "seed", "--device": "device", "--threads": "probe.threads",
+               "--max-seconds": "probe.max_seconds"}
 
 
 def _apply_override(data: dict, expr: str, origins: dict[str, str]) -> None:

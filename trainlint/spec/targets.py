@@ -78,8 +78,7 @@ def _load_file(rel: Path, base_dir: Path, field: str) -> Any:
         raise ComponentError(f"`{path}` cannot be imported as Python", field)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    # Let the user's file import its siblings, as it would when run from its own folder.
-    sys.path.insert(0, str(path.parent))
+    keep_on_path(path.parent)
     try:
         spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code raising at import time
@@ -87,7 +86,18 @@ def _load_file(rel: Path, base_dir: Path, field: str) -> Any:
         raise ComponentError(
             f"importing `{path.name}` raised {type(exc).__name__}: {exc}", field
         ) from None
-    finally:
-        if str(path.parent) in sys.path:
-            sys.path.remove(str(path.parent))
     return module
+
+
+def keep_on_path(folder: Path) -> None:
+    """Put ``folder`` first on ``sys.path`` for the rest of the process (once).
+
+    Why for the whole process, not just while the file is imported: a factory, a `forward` or
+    a dataset's `__getitem__` may import a sibling module when it runs (``def make(): from net
+    import Net``), long after the import. The user's file then finds its siblings whenever its
+    code runs, as it would when run from its own folder (``python train.py`` puts the script's
+    folder first too). trainlint is a command-line process, so nothing outlives the run.
+    """
+    entry = str(folder)
+    if entry not in sys.path:
+        sys.path.insert(0, entry)

@@ -43,20 +43,23 @@ def _as_array(value: Any, what: str) -> np.ndarray:
         ) from None
 
 
-def _sample(ds: Any, i: int) -> tuple[np.ndarray, np.ndarray]:
+def _sample(ds: Any, i: int, target_key: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Sample `i`'s first input and its target, whatever the sample's shape (see probe/adapters.py)."""
+    from trainlint.probe.adapters import AdapterError, split_batch
+
     try:
         item = ds[i]
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code
         raise _SampleError(
             f"reading sample {i} of the dataset raised {type(exc).__name__}: {exc}", _FIELD
         ) from None
-    if not isinstance(item, (tuple, list)) or len(item) != 2:
-        raise ComponentError(
-            f"dataset samples must be (input, target) pairs, got {type(item).__name__}"
-            + (f" of length {len(item)}" if isinstance(item, (tuple, list)) else ""),
-            _FIELD,
-        )
-    return _as_array(item[0], "inputs"), _as_array(item[1], "targets")
+    try:
+        sample = split_batch(item, target_key)
+    except AdapterError as exc:
+        raise ComponentError(f"dataset sample {i}: {exc}".replace("a batch", "a sample"), exc.field
+                             if exc.field != "dataset" else _FIELD) from None
+    first = next((v for v in (*sample.inputs, *sample.keyword_inputs.values())), None)
+    return _as_array(first, "inputs"), _as_array(sample.target, "targets")
 
 
 def _call(spec: Any, spec_dir: Path) -> Any:
@@ -125,7 +128,7 @@ def _task(spec: Any, ds: Any, y0: np.ndarray) -> Task:
     return task
 
 
-def _scan(train: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+def _scan(train: Any, target_key: str | None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Up to `_SCAN` samples, stopping before the first one (after sample 0) that raises.
 
     Why not fail here: one bad record deep in the data is a crash of the user's data during
@@ -134,7 +137,7 @@ def _scan(train: Any) -> list[tuple[np.ndarray, np.ndarray]]:
     scan = []
     for i in range(min(len(train), _SCAN)):
         try:
-            scan.append(_sample(train, i))
+            scan.append(_sample(train, i, target_key))
         except _SampleError:
             if i == 0:
                 raise
@@ -147,15 +150,16 @@ def build_user_dataset(spec: Any, seed: int, spec_dir: Path) -> DataBundle:
     train, val, notes = _split(_call(spec, spec_dir), spec, seed)
     if len(train) == 0:
         raise ComponentError("the dataset's training split is empty", _FIELD)
-    x0, y0 = _sample(train, 0)
+    x0, y0 = _sample(train, 0, spec.target_key)
     kind = _input_kind(x0)
     task = _task(spec, train, y0)
-    scan = _scan(train)
+    scan = _scan(train, spec.target_key)
     num_classes = num_targets = vocab = None
     if task == "regression":
         num_targets = max(1, int(y0.size))
     else:
         ys = np.concatenate([y.reshape(-1) for _, y in scan])
+        ys = ys[ys != -100]  # ignored positions (padding, prompt tokens), as in torch's cross-entropy
         if ys.dtype.kind == "f" and not np.all(ys == np.round(ys)):
             raise ComponentError(
                 f"task `{task}` needs whole-number class labels, but the targets are continuous",

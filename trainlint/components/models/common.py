@@ -1,8 +1,8 @@
 """Pieces every built-in model shares: argument checking, activation and norm factories, init schemes.
 
-Why modules, not functional calls: the probe observes activations through forward hooks, so
-each activation is a fresh ``nn.Module`` instance (``nn.ReLU()``, ``nn.Tanh()``...) that hooks
-can find with ``model.modules()``.
+Why modules, not functional calls: each activation is a fresh ``nn.Module`` instance
+(``nn.ReLU()``, ``nn.Tanh()``...) with its own name in ``model.modules()``, which reads best in
+reports; functional calls in users' models are recorded too (see probe/recorders/activations.py).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import math
 import torch
 from torch.utils.data import DataLoader, Subset
 
+from trainlint.probe.adapters import IGNORE_INDEX, Reader, is_token_level
 from trainlint.probe.recorders.inputs import output_sensitivity
 
 MAX_EVAL_SAMPLES = 2048
@@ -22,7 +23,14 @@ def metric_for(task: str) -> tuple[str, bool]:
 
 
 def batch_metric_sum(out: torch.Tensor, y: torch.Tensor, task: str, loss_class: str) -> float:
-    """Sum over the batch of the per-sample metric (correct predictions, or absolute error)."""
+    """Sum over the batch of the per-sample metric (correct predictions, or absolute error).
+
+    Token-level outputs (see `adapters.is_token_level`) count one prediction per token whose
+    target is not `IGNORE_INDEX`; `count` says how many predictions a batch holds.
+    """
+    if is_token_level(out, y):
+        valid = y != IGNORE_INDEX
+        return float(((out.argmax(-1) == y) & valid).sum())
     if task == "regression":
         if out.numel() != y.numel():
             return math.nan
@@ -38,6 +46,13 @@ def batch_metric_sum(out: torch.Tensor, y: torch.Tensor, task: str, loss_class: 
     if pred.numel() != truth.numel():
         return math.nan
     return float((pred == truth).sum())
+
+
+def count(out: torch.Tensor, y: torch.Tensor) -> int:
+    """How many predictions `batch_metric_sum` scored: tokens with a target, else samples."""
+    if is_token_level(out, y):
+        return int((y != IGNORE_INDEX).sum())
+    return int(y.shape[0]) if y.dim() > 0 else 1
 
 
 class Slices:
@@ -58,10 +73,10 @@ class Slices:
 
 class Evaluator:
     def __init__(self, model, loss_fn, val_loader, train_dataset, task: str, loss_class: str,
-                 device: torch.device, seed: int, tensors: tuple | None = None):
+                 device: torch.device, seed: int, tensors: tuple | None = None, reader: Reader | None = None):
         """`tensors`: `(x_train, y_train, x_val, y_val)` of a built-in dataset, read by slicing."""
         self.model, self.loss_fn, self.task, self.loss_class = model, loss_fn, task, loss_class
-        self.device = device
+        self.device, self.reader = device, reader or Reader(loss_class=loss_class)
         self.val_loader = val_loader
         n_val = len(val_loader.dataset) if val_loader is not None else 512
         k = min(len(train_dataset), n_val, MAX_EVAL_SAMPLES)
@@ -80,16 +95,19 @@ class Evaluator:
         total_loss = total_metric = 0.0
         n = 0
         sensitivity = math.nan
-        for x, y in loader:
-            x, y = x.to(self.device), y.to(self.device)
-            out = self.model(x)
-            if n == 0:
+        samples = 0
+        for raw_batch in loader:
+            batch = self.reader.batch(raw_batch).to(self.device)
+            raw, out = self.reader.forward(self.model, batch)
+            if samples == 0:
                 sensitivity = output_sensitivity(out)
-            b = x.shape[0]
-            total_loss += float(self.loss_fn(out, y)) * b
-            total_metric += batch_metric_sum(out, y, self.task, self.loss_class)
+            scores, y = self.reader.align(out, batch)
+            b = count(scores, y)  # tokens for token-level outputs: the loss is their mean
+            total_loss += float(self.reader.loss(self.loss_fn, raw, out, batch)) * b
+            total_metric += batch_metric_sum(scores, y, self.task, self.loss_class)
             n += b
-            if n >= MAX_EVAL_SAMPLES:
+            samples += batch.size
+            if samples >= MAX_EVAL_SAMPLES:
                 break
         if n == 0:
             return math.nan, math.nan, math.nan

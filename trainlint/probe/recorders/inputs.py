@@ -11,6 +11,14 @@ import torch
 from torch.utils.data import DataLoader
 
 from trainlint.components.base import DataBundle
+from trainlint.probe.adapters import (
+    AdapterError,
+    Batch,
+    Reader,
+    is_token_level,
+    split_batch,
+    token_layout,
+)
 from trainlint.probe.record import DataFacts, FirstBatch
 
 # A user dataset may be slow or huge: scan at most this many samples, for at most this long.
@@ -29,7 +37,7 @@ def _feature_matrix(x: torch.Tensor, kind: str) -> torch.Tensor | None:
     return x.reshape(x.shape[0], -1)
 
 
-def scan_data(bundle: DataBundle) -> DataFacts:
+def scan_data(bundle: DataBundle, target_key: str | None = None) -> DataFacts:
     """Statistics of the training inputs and targets (whole split for built-ins, a sample otherwise)."""
     facts = DataFacts(
         n_train=len(bundle.train), n_val=len(bundle.val) if bundle.val is not None else 0,
@@ -39,7 +47,7 @@ def scan_data(bundle: DataBundle) -> DataFacts:
     if bundle.tensors is not None:
         x, y = bundle.tensors[0], bundle.tensors[1]
     else:
-        x, y = _sample(bundle.train)
+        x, y = _sample(bundle.train, target_key)
     if x is None:
         return facts
     facts.samples_scanned = int(x.shape[0])
@@ -85,13 +93,19 @@ def _target_facts(facts: DataFacts, y: torch.Tensor, task: str) -> None:
         facts.class_counts = {int(v): int(n) for v, n in zip(values.tolist(), counts.tolist(), strict=True)}
 
 
-def _sample(dataset) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """Collate up to MAX_SCAN_SAMPLES of a user dataset, stopping after MAX_SCAN_SECONDS.
+def _sample(dataset, target_key: str | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Collate up to MAX_SCAN_SAMPLES of a user dataset (its first input and its target), stopping
+    after MAX_SCAN_SECONDS.
 
     Exceptions from the user's `__getitem__` propagate: the probe reports them as a crash.
     """
     xs, ys, n, start = [], [], 0, time.perf_counter()
-    for xb, yb in DataLoader(dataset, batch_size=256, shuffle=False):
+    for raw in DataLoader(dataset, batch_size=256, shuffle=False):
+        try:
+            batch = split_batch(raw, target_key)
+        except AdapterError:
+            return None, None
+        xb, yb = batch.primary, batch.target
         if not isinstance(xb, torch.Tensor) or not isinstance(yb, torch.Tensor):
             return None, None
         xs.append(xb)
@@ -104,10 +118,26 @@ def _sample(dataset) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     return torch.cat(xs), torch.cat(ys)
 
 
+def _dtype(t) -> str:
+    return str(t.dtype).replace("torch.", "") if isinstance(t, torch.Tensor) else ""
+
+
+def _chance_loss(loss_fn, reader: Reader, out: torch.Tensor, y, loss_class: str, num_classes: int | None) -> float | None:
+    """The loss of an uninformative output; for the model's own loss, ln(classes) when it classifies."""
+    if reader.model_computes_loss:
+        classifies = isinstance(y, torch.Tensor) and not torch.is_floating_point(y) and out.dim() >= 2
+        return math.log(out.shape[-1]) if classifies and out.shape[-1] > 1 else None
+    chance = chance_output(out, loss_class, num_classes)
+    if reader.loss_class:
+        return float(loss_fn(*token_layout(chance, y, reader.loss_class)))
+    return float(loss_fn(chance, y))
+
+
 def chance_output(out: torch.Tensor, loss_class: str, num_classes: int | None) -> torch.Tensor:
     """An uninformative prediction of the right form for the loss: uniform logits/probabilities."""
-    if loss_class == "NLLLoss" and num_classes:
-        return torch.full_like(out, -math.log(num_classes))
+    if loss_class == "NLLLoss":
+        classes = num_classes or out.shape[-1 if out.dim() == 3 else min(1, out.dim() - 1)]
+        return torch.full_like(out, -math.log(classes))
     if loss_class == "BCELoss":
         return torch.full_like(out, 0.5)
     return torch.zeros_like(out)
@@ -123,33 +153,38 @@ def output_sensitivity(out: torch.Tensor) -> float:
     return float(spread / scale)
 
 
-def first_batch_facts(model, loss_fn, x, y, loss_class: str, num_classes: int | None) -> FirstBatch:
+def first_batch_facts(model, loss_fn, batch: Batch, reader: Reader, loss_class: str,
+                      num_classes: int | None) -> FirstBatch:
     """Shapes, dtypes, output form, chance-level loss and input sensitivity on the first batch."""
+    x, y = batch.primary, batch.target
     facts = FirstBatch(
-        input_shape=list(x.shape), input_dtype=str(x.dtype).replace("torch.", ""),
-        target_shape=list(y.shape), target_dtype=str(y.dtype).replace("torch.", ""),
+        input_shape=list(x.shape) if x is not None else [], input_dtype=_dtype(x),
+        target_shape=list(y.shape) if isinstance(y, torch.Tensor) else [], target_dtype=_dtype(y),
     )
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad(), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            out = model(x)
-            if not isinstance(out, torch.Tensor):
-                return facts
-            facts.output_shape = list(out.shape)
-            facts.output_dtype = str(out.dtype).replace("torch.", "")
+            _, out = reader.forward(model, batch)
+            scores, target = reader.align(out, batch)  # as the loss and the metric pair them
+            if isinstance(target, torch.Tensor):
+                facts.target_shape = list(target.shape)
+            facts.output_shape = list(scores.shape)
+            facts.output_dtype = _dtype(out)
             o = out.float()
             facts.output_min, facts.output_max = float(o.min()), float(o.max())
-            if o.dim() >= 2 and o.shape[1] > 1:  # class scores along dim 1, as the losses expect
+            dim = -1 if is_token_level(out, y) else 1  # where the class scores are
+            if o.dim() >= 2 and o.shape[dim] > 1:
                 facts.output_rows_sum_to_one = bool((o >= 0).all() and torch.allclose(
-                    o.sum(1), torch.ones(1, device=o.device), atol=1e-3))
+                    o.sum(dim), torch.ones(1, device=o.device), atol=1e-3))
                 facts.output_is_log_prob = bool((o <= 1e-6).all() and torch.allclose(
-                    o.logsumexp(1), torch.zeros(1, device=o.device), atol=1e-3))
+                    o.logsumexp(dim), torch.zeros(1, device=o.device), atol=1e-3))
             facts.output_sensitivity = output_sensitivity(out)
             # A loss that raises here raises in the training step too, which reports it.
             with contextlib.suppress(Exception):
-                facts.expected_initial_loss = float(loss_fn(chance_output(out, loss_class, num_classes), y))
+                facts.expected_initial_loss = _chance_loss(loss_fn, reader, scores, target, loss_class,
+                                                           num_classes)
         facts.loss_warnings = sorted({str(w.message) for w in caught})
     finally:
         model.train(was_training)
