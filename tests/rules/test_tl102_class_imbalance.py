@@ -7,8 +7,10 @@ from trainlint.rules.data.class_imbalance import class_imbalance
 from trainlint.rules.engine import evaluate
 
 
-def counts_run(counts, **kw):
-    return data_run(data={"class_counts": counts}, **kw)
+def counts_run(counts, samples=None, **kw):
+    """One label per sample unless `samples` says fewer samples carried them (labels per token)."""
+    scanned = samples if samples is not None else sum(counts.values()) if counts else 1000
+    return data_run(data={"class_counts": counts, "samples_scanned": scanned}, **kw)
 
 
 FIRES = [
@@ -17,6 +19,7 @@ FIRES = [
     ("ratio_exactly_10", counts_run({0: 1000, 1: 100})),
     ("binary_bce", counts_run({0: 950, 1: 50}, task="binary", loss="BCEWithLogitsLoss", num_outputs=1)),
     ("no_weight_option", counts_run({0: 950, 1: 50}, loss="MultiLabelSoftMarginLoss")),
+    ("one_label_per_sample_counted_on_a_sample", counts_run({0: 1000, 1: 100}, samples=1100)),
 ]
 
 QUIET = [
@@ -28,6 +31,7 @@ QUIET = [
     ("ignore_index_not_a_class", counts_run({-100: 5000, 0: 100, 1: 100})),
     ("regression", data_run(task="regression", loss="MSELoss", data={"class_counts": None})),
     ("no_counts", counts_run(None)),
+    ("labels_per_token", counts_run({0: 4000, 1: 900, 2: 60, 3: 40}, samples=417)),  # Zipf-like next tokens
 ]
 
 

@@ -37,12 +37,15 @@ def class_imbalance(run: RunRecord, t: ClassImbalanceThresholds) -> Iterator[Fin
     model on per-class recall or balanced accuracy.
     ## Not flagged
     Regression targets; fewer than `min_samples` labelled samples; a single class (nothing to
-    compare); label -100 (PyTorch's padding `ignore_index`).
+    compare); label -100 (PyTorch's padding `ignore_index`); labels per token (language modelling,
+    tagging: more labels than samples), whose frequencies follow the language, not a sampling choice.
     """
     counts = {k: run.data.class_counts[k] for k in labels_present(run.data.class_counts)}
     total = sum(counts.values())
     if run.task == "regression" or len(counts) < 2 or total < t.min_samples:
         return  # nothing to compare
+    if run.data.samples_scanned and sum(run.data.class_counts.values()) > run.data.samples_scanned:
+        return  # one label per token: Zipf's law, not an imbalance to reweight
     ratio = imbalance_ratio(counts)
     if ratio < t.max_ratio:
         return
