@@ -78,6 +78,17 @@ optimizer: {{name: adam, lr: 0.01}}""")
     assert report["metrics"]["final_val_metric"] > 0.8 and warnings_of(report) == []
 
 
+@pytest.mark.parametrize("form", ["dict_y", "tuple"])
+def test_dict_and_y_or_several_positional_inputs(cli, tmp_path, form):
+    path = spec(tmp_path, """dataset: {{target: "{f}:DictTextDataset", args: {{form: """ + form + """}}, batch_size: 32}}
+model: {{target: "{f}:BagClassifier"}}
+loss: {{name: cross_entropy}}
+optimizer: {{name: adam, lr: 0.01}}""")
+    result, report = probe(cli, path, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert report["metrics"]["final_val_metric"] > 0.8 and warnings_of(report) == []
+
+
 def test_the_models_own_loss_with_labels_in_the_batch(cli, tmp_path):
     path = spec(tmp_path, """dataset: {{target: "{f}:DictTextDataset", batch_size: 32}}
 model: {{target: "{f}:BagClassifier"}}
