@@ -31,7 +31,12 @@ from trainlint.probe.recorders.activations import (
     activation_modules,
     name_series,
 )
-from trainlint.probe.recorders.evaluation import Evaluator, chance_metric, metric_for
+from trainlint.probe.recorders.evaluation import (
+    Evaluator,
+    chance_metric,
+    metric_for,
+    scanned_chance,
+)
 from trainlint.probe.recorders.gradients import GradientRecorder
 from trainlint.probe.recorders.host import to_host
 from trainlint.probe.recorders.inputs import first_batch_facts, scan_data
@@ -84,6 +89,8 @@ def run_probe(loaded: LoadedSpec, out_dir: Path | None = None, progress: Progres
     writer = MetricsWriter(out_dir / "metrics.jsonl" if out_dir else None)
     try:
         record.data = scan_data(comps.data, spec.dataset.target_key)
+        if record.evals.chance_metric is None:  # a user's dataset: scored from its samples, as built-ins are
+            record.evals.chance_metric = scanned_chance(record.task, record.data, comps.val_loader, comps.reader)
     except Exception as exc:  # noqa: BLE001 - the user's dataset raised
         record.crash = capture(exc, "data", 0)
         record.stop_reason = "crashed"

@@ -79,6 +79,7 @@ class DataFacts:
     feature_rms_argmax: int | None = None  # index of that feature (channel for images)
     target_is_integer_valued: bool | None = None  # every finite target a whole number
     n_target_values: int | None = None  # distinct finite target values (counted up to 1000)
+    target_mean: list[float] | None = None  # regression: per-target mean over the scanned samples (finite ones)
 
 
 @dataclass

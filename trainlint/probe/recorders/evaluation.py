@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from trainlint.probe.adapters import IGNORE_INDEX, Reader, is_token_level
+from trainlint.probe.record import DataFacts
 from trainlint.probe.recorders.inputs import output_sensitivity
 
 MAX_EVAL_SAMPLES = 2048
@@ -127,6 +128,54 @@ class Evaluator:
             self.model.train()
         return {"val_loss": vl, "val_metric": vm, "train_loss": tl, "train_metric": tm,
                 "output_sensitivity": sens}
+
+
+def scanned_chance(task: str, data: DataFacts, loader, reader: Reader) -> float | None:
+    """`chance_metric` for a user's dataset: the majority class of the scanned training labels (or
+    their mean, for regression) scored on the validation targets, as the evaluator reads them.
+
+    Why: built-in datasets have their targets as tensors; a user's dataset is only known through
+    its samples, so the same trivial predictor is scored by one pass over the validation targets
+    (no model call; at most MAX_EVAL_SAMPLES samples, the evaluator's own cap). None when the
+    scan found no labels or the targets cannot be read; the training step reports why.
+    """
+    if loader is None:
+        return None
+    if task == "regression":
+        if not data.target_mean:
+            return None
+        mean = torch.tensor(data.target_mean, dtype=torch.float64)
+    else:
+        counts = {k: v for k, v in (data.class_counts or {}).items() if k != IGNORE_INDEX}
+        if not counts:
+            return None
+        majority = max(counts, key=counts.get)
+    total = n = samples = 0
+    try:
+        with torch.random.fork_rng(devices=[]):  # a loader's iterator draws a seed: leave training's RNG alone
+            for raw in loader:
+                batch = reader.batch(raw)
+                y = batch.target
+                if not isinstance(y, torch.Tensor) or y.dim() == 0:
+                    return None
+                if task == "regression":
+                    rows = y.double().reshape(len(y), -1)
+                    if rows.shape[1] != len(mean):
+                        return None
+                    total += float((rows - mean).abs().mean(1).sum())
+                    n += len(rows)
+                else:
+                    labels = y.reshape(-1)
+                    labels = (labels > 0.5).long() if torch.is_floating_point(labels) else labels
+                    valid = labels != IGNORE_INDEX
+                    total += int((labels[valid] == majority).sum())
+                    n += int(valid.sum())
+                samples += batch.size
+                if samples >= MAX_EVAL_SAMPLES:
+                    break
+    except Exception:  # noqa: BLE001 - the user's data: the training step reports it with context
+        return None
+    return total / n if n else None
 
 
 def chance_metric(task: str, y_train: torch.Tensor | None, y_val: torch.Tensor | None) -> float | None:

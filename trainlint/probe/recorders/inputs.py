@@ -78,6 +78,9 @@ def _target_facts(facts: DataFacts, y: torch.Tensor, task: str) -> None:
     """Range, whole-numberness, distinct values and (for classification) class counts of targets."""
     # Float targets are labels only one per sample (a multi-label 0/1 matrix is not a class count).
     countable = not torch.is_floating_point(y) or y[0].numel() == 1
+    if task == "regression" and y.dim() >= 1 and len(y):
+        rows = y.double().reshape(len(y), -1)
+        facts.target_mean = torch.nanmean(torch.where(torch.isfinite(rows), rows, torch.nan), 0).tolist()
     if torch.is_floating_point(y):
         finite = torch.isfinite(y)
         facts.n_nonfinite_targets = int((~finite).sum())
