@@ -55,7 +55,8 @@ def draw(record: RunRecord, findings: list[Finding], title: str):
                 label="loss NaN/Inf", clip_on=False)
     if wants_log([*raw, *finite_array(e.val_loss)]):
         ax.set_yscale("log")
-    ax.set_ylabel(f"loss ({record.loss_class or 'loss'})")
+    name = "the model's own" if record.loss_class == "ModelLoss" else record.loss_class or "loss"
+    ax.set_ylabel(f"loss ({name})")
     ax.legend(fontsize=8, loc="best", framealpha=0.85)
     i = 1
     if has_metric:
