@@ -215,20 +215,21 @@ class LowerLr:
 
 
 def lower_lr(run: RunRecord, ratio: float = math.nan, target: float = TARGET_UPDATE_RATIO,
-             fallback: float | None = None) -> LowerLr:
+             fallback: float | None = None, below: float | None = None) -> LowerLr:
     """The LR to suggest when the current one is too high: one answer for every rule.
 
     Best founded first: the range test run on this model and data after the probe (a measured
     loss-vs-LR curve), when it found a lower LR; else the LR that brings the measured update
-    ratio to `target` (a rule of thumb, ~10x too cautious for SGD on small MLPs); else
-    `fallback` (the rule's own, e.g. the factor the loss grew by), else a tenth of the LR.
+    ratio to `target` (a rule of thumb, ~10x too cautious for SGD on small MLPs), when it is a
+    real cut (below `below`, default the LR / 1.5); else `fallback` (the rule's own, e.g. the
+    factor the loss grew by), else a tenth of the LR.
     """
     r = run.lr_range
     if r is not None and r.suggested_lr is not None and 0 < r.suggested_lr < 0.9 * run.lr:
         return LowerLr(r.suggested_lr, "range_test")
     if math.isfinite(ratio) and ratio > 0:
         by_ratio = lr_for_ratio(run.lr, ratio, target)
-        if by_ratio < run.lr / 1.5:
+        if by_ratio < min(run.lr / 1.5, below if below is not None else math.inf):
             return LowerLr(by_ratio, "update_ratio")
     return LowerLr(round_sig(fallback if fallback is not None else run.lr / 10), "fallback")
 

@@ -131,7 +131,8 @@ def _new_record(loaded: LoadedSpec, comps: Components) -> RunRecord:
     name, higher = metric_for(info.task)
     record = RunRecord(
         spec_name=loaded.name, task=info.task, num_classes=info.num_classes, num_outputs=comps.num_outputs,
-        loss_class="ModelLoss" if comps.reader.model_computes_loss else type(comps.loss_fn).__name__, optimizer_class=type(comps.optimizer).__name__,
+        loss_class="ModelLoss" if comps.reader.model_computes_loss else type(comps.loss_fn).__name__,
+        optimizer_class=type(comps.optimizer).__name__,
         scheduler_class=type(comps.schedule.inner).__name__ if comps.schedule.inner is not None else None,
         lr=spec.optimizer.lr, warmup_steps=spec.scheduler.warmup_steps if spec.scheduler else 0,
         weight_decay=_weight_decay(comps.optimizer), decoupled_weight_decay=_decoupled(comps.optimizer),

@@ -9,8 +9,7 @@ from pydantic import Field
 
 from trainlint.analysis.gradients import clip_suggestion
 from trainlint.analysis.loss import divergence
-from trainlint.analysis.lr import LowerLr, lower_lr, stable_update_ratio
-from trainlint.analysis.series import round_sig
+from trainlint.analysis.lr import lower_lr, stable_update_ratio
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -73,9 +72,7 @@ def loss_diverging(run: RunRecord, t: LossDivergingThresholds) -> Iterator[Findi
         return
     best_step = run.steps[d.best_index] if d.best_index < len(run.steps) else d.best_index
     ratio = stable_update_ratio(run).median
-    lower = lower_lr(run, ratio, fallback=run.lr / d.ratio)  # else at least by the factor the loss grew
-    if lower.source == "update_ratio" and lower.value > run.lr / d.ratio:
-        lower = LowerLr(round_sig(run.lr / d.ratio), "fallback")
+    lower = lower_lr(run, ratio, fallback=run.lr / d.ratio, below=run.lr / d.ratio)  # at least by the growth
     new_lr, why = lower.value, lower.because(run, ratio)
     fixes = [Fix(f"lower optimizer.lr from {run.lr:g} to {new_lr:g}" + (f" ({why})" if why else ""),
                  "optimizer.lr", new_lr)]

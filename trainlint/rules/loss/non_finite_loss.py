@@ -11,12 +11,10 @@ from pydantic import Field
 from trainlint.analysis.gradients import clip_suggestion
 from trainlint.analysis.loss import first_non_finite
 from trainlint.analysis.lr import (
-    LowerLr,
     blow_up_cut,
     lower_lr,
     stable_update_ratio,
 )
-from trainlint.analysis.series import round_sig
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -83,9 +81,7 @@ def non_finite_loss(run: RunRecord, t: NonFiniteLossThresholds) -> Iterator[Find
     ratio = stable_update_ratio(run).median  # the update ratio every finding quotes
     evidence |= {"grad_norm_median_before": base, "grad_norm_peak": peak, "grad_norm_spike": spike,
                  "spike_factor": t.spike_factor, "update_ratio_median": ratio}
-    lower = lower_lr(run, ratio)
-    if lower.source == "update_ratio" and lower.value >= run.lr / 3:  # too timid after a blow-up
-        lower = LowerLr(round_sig(run.lr / 10), "fallback")
+    lower = lower_lr(run, ratio, below=run.lr / 3)  # a cut smaller than 3x is too timid after a blow-up
     new_lr, why = lower.value, lower.because(run, ratio)
     clip = clip_suggestion(run.grad_norm, stable, t.clip_percentile)
     lr_fix = Fix(f"lower optimizer.lr from {run.lr:g} to {new_lr:g}" + (f" ({why})" if why else ""),
