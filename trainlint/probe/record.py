@@ -80,6 +80,8 @@ class DataFacts:
     target_is_integer_valued: bool | None = None  # every finite target a whole number
     n_target_values: int | None = None  # distinct finite target values (counted up to 1000)
     target_mean: list[float] | None = None  # regression: per-target mean over the scanned samples (finite ones)
+    target_std: list[float] | None = None  # regression: per-target standard deviation (finite ones)
+    target_rms: list[float] | None = None  # regression: per-target sqrt(mean² + std²), the scale a model must output
 
 
 @dataclass

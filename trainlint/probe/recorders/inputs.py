@@ -80,7 +80,11 @@ def _target_facts(facts: DataFacts, y: torch.Tensor, task: str) -> None:
     countable = not torch.is_floating_point(y) or y[0].numel() == 1
     if task == "regression" and y.dim() >= 1 and len(y):
         rows = y.double().reshape(len(y), -1)
-        facts.target_mean = torch.nanmean(torch.where(torch.isfinite(rows), rows, torch.nan), 0).tolist()
+        rows = torch.where(torch.isfinite(rows), rows, torch.nan)
+        mean = torch.nanmean(rows, 0)
+        std = torch.nanmean((rows - mean) ** 2, 0).sqrt()
+        facts.target_mean, facts.target_std = mean.tolist(), std.tolist()
+        facts.target_rms = (mean ** 2 + std ** 2).sqrt().tolist()
     if torch.is_floating_point(y):
         finite = torch.isfinite(y)
         facts.n_nonfinite_targets = int((~finite).sum())
