@@ -1,6 +1,11 @@
 """Validation numbers shared by the TL5xx rules and the report: the final metric, the validation
 minimum, progress over chance.
 
+Also what the train subset says about fitting: `prior_loss` (the loss of predicting the class
+frequencies), `fit_progress` (how far the train-subset loss got from it towards 0),
+`memorisation` (the training set fitted almost perfectly while validation lags) and
+`dropout_drag` (how much higher the training-mode loss is than the same model's eval-mode loss).
+
 The *final validation metric* is the metric of the last evaluation (`final_val_metric`), printed
 with `fmt_metric`: the summary, report.json's `metrics.final_val_metric`, the compare tables and
 every finding that quotes "validation accuracy/mae … at the end" use these two, so one run never
@@ -112,36 +117,113 @@ def progress_over_chance(metric: float, chance: float, higher_is_better: bool) -
     return (chance - metric) / chance if chance > 0 else math.nan
 
 
-def decay_pull(run: RunRecord) -> float:
-    """How hard weight decay pulls the weights towards zero against the loss gradient, at the start.
+# Losses whose value for a prediction of the class frequencies is the entropy of those frequencies.
+LOG_LOSSES = frozenset({"CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss"})
 
-    Coupled decay (SGD, Adam `weight_decay`) adds wd·w to the gradient: the pull is
-    wd·‖w‖/‖g‖, median over layers at the first step where both norms were recorded. Decoupled
-    decay (AdamW) shrinks w by lr·wd per step beside the update: the pull is lr·wd over the rest
-    of the first measured update ratio. 1 means decay is as strong as the loss's own gradient;
-    NaN without weight decay or without the recorded norms.
 
-    Why the first sample: a decay that dominates shrinks the weights until the gradient
-    vanishes, so later samples measure the damage, not the setting.
+def prior_loss(run: RunRecord) -> float | None:
+    """The loss of predicting the training class frequencies for every sample: their entropy.
+
+    Why not ln(C): on imbalanced data the prior alone does better than a uniform guess, and a
+    model that learned only the prior has fitted nothing. None for regression, for losses that
+    are not log losses, and when the class counts were not scanned.
     """
-    wd = run.weight_decay
-    if not wd > 0:
+    counts = run.data.class_counts
+    if run.task == "regression" or run.loss_class not in LOG_LOSSES or not counts:
+        return None
+    n = np.asarray(list(counts.values()), float)
+    p = n[n > 0] / n.sum()
+    return float(-(p * np.log(p)).sum()) if len(p) > 1 else None
+
+
+def fit_progress(run: RunRecord) -> float:
+    """How far the model fits its own training data at the end: 0 = no better than the prior, 1 = perfect.
+
+    Classification with a log loss: 1 - (train-subset loss, eval mode) / `prior_loss`. Otherwise
+    the train-subset metric's progress over chance. NaN when neither is known.
+    """
+    e = run.evals
+    prior = prior_loss(run)
+    if prior and e.train_loss and math.isfinite(e.train_loss[-1]):
+        return 1 - e.train_loss[-1] / prior
+    if e.train_metric and e.chance_metric is not None:
+        return progress_over_chance(e.train_metric[-1], e.chance_metric, e.higher_is_better)
+    return math.nan
+
+
+@dataclass(frozen=True)
+class Memorisation:
+    """The training set fitted (almost) perfectly while the validation metric stays well behind.
+
+    Attributes:
+        train_loss_share: train-subset loss / the prior's loss (accuracy) or train-subset MAE /
+            chance MAE (regression) at the end.
+        train_metric, val_metric: at the end (validation: the best of the last two evaluations).
+        gap: how far validation is behind, as a share of the way from chance to perfect (accuracy:
+            points / (1 - chance); error metrics: the difference / the chance error).
+        noise: the validation accuracy's binomial standard error in the same units (0 for MAE).
+    """
+
+    train_loss_share: float
+    train_metric: float
+    val_metric: float
+    gap: float
+    noise: float
+
+
+def memorisation(run: RunRecord, max_train_loss_share: float, min_gap: float, noise_sigmas: float = 3.0
+                 ) -> Memorisation | None:
+    """Whether the model memorised its training set: the train-subset loss under `max_train_loss_share`
+    of the prior's (or MAE under that share of chance), and validation behind by at least `min_gap`
+    and `noise_sigmas` standard errors. None otherwise.
+
+    Why the train *loss* and not the train accuracy: an accuracy near 1 is also reached by a model
+    that fits noisy data as well as it can; a loss near 0 means the model is certain of every
+    training label, including the ones it cannot know (healthy probes: ≥ 6 % of the prior's).
+    """
+    e = run.evals
+    if not (e.train_metric and e.val_metric and e.train_loss) or e.chance_metric is None:
+        return None
+    train = float(e.train_metric[-1])
+    tail = [v for v in e.val_metric[-2:] if math.isfinite(v)]
+    if not tail or not math.isfinite(train):
+        return None
+    if e.higher_is_better:
+        prior = prior_loss(run)
+        if not prior:
+            return None
+        share = e.train_loss[-1] / prior
+        val = max(tail)
+        span = 1 - e.chance_metric  # gap and noise in units of the way from chance to perfect
+        if not span > 0:
+            return None
+        gap = (train - val) / span
+        noise = math.sqrt(max(val * (1 - val), 1e-12) / max(run.data.n_val, 1)) / span
+    else:
+        if not e.chance_metric > 0:
+            return None
+        share = train / e.chance_metric
+        val = min(tail)
+        gap, noise = (val - train) / e.chance_metric, 0.0
+    if not (share <= max_train_loss_share and gap >= max(min_gap, noise_sigmas * noise)):
+        return None
+    return Memorisation(float(share), train, val, float(gap), noise)
+
+
+def dropout_drag(run: RunRecord) -> float:
+    """How much higher the training-mode loss is than the eval-mode loss of the same samples' kind,
+    as a share of the prior's loss, at the last evaluation. NaN when undefined.
+
+    Why it measures regularisation: dropout (and other train-only noise) is off in eval mode, so
+    the train-subset loss shows what the weights learned and the training-mode loss what the
+    optimizer had to fight; a drag comparable to the prior's loss means the noise, not the data,
+    sets the training loss.
+    """
+    e, prior = run.evals, prior_loss(run)
+    if not (prior and e.steps and e.train_loss and run.train_loss):
         return math.nan
-    if run.decoupled_weight_decay:
-        ratios = run.update_ratio.values[0] if run.update_ratio.values else []
-        finite = [r for r in ratios if math.isfinite(r) and r > 0]
-        if not finite:
-            return math.nan
-        step = run.update_ratio.steps[0]  # the LR that step ran at, not the configured one (warmup)
-        decay = (run.lr_series[step] if step < len(run.lr_series) else run.lr) * wd
-        return decay / max(float(np.median(finite)) - decay, 0.1 * decay)
-    params, grads = run.layer_param_norm, run.layer_grad_norm
-    if not params.steps or not grads.steps:
+    end = e.steps[-1]
+    window = [v for s, v in zip(run.steps, run.train_loss, strict=False) if end - 10 <= s <= end and math.isfinite(v)]
+    if not window or not math.isfinite(e.train_loss[-1]):
         return math.nan
-    common = sorted(set(params.steps) & set(grads.steps))
-    if not common:
-        return math.nan
-    w = dict(zip(params.names, params.values[params.steps.index(common[0])], strict=True))
-    g = dict(zip(grads.names, grads.values[grads.steps.index(common[0])], strict=True))
-    pulls = [wd * w[n] / g[n] for n in w if n in g and math.isfinite(w[n]) and math.isfinite(g[n]) and g[n] > 0]
-    return float(np.median(pulls)) if pulls else math.nan
+    return (float(np.mean(window)) - e.train_loss[-1]) / prior

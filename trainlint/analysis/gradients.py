@@ -119,3 +119,46 @@ def samples(series: LayerSeries, name: str) -> list[float]:
 def tail(series: LayerSeries, name: str, k: int) -> list[float]:
     """The last `k` finite samples of one layer's (or module's) series."""
     return samples(series, name)[-k:]
+
+
+NORM_CLASSES = ("BatchNorm", "LayerNorm", "GroupNorm", "InstanceNorm", "RMSNorm", "LocalResponseNorm")
+# Block classes that carry a skip connection by convention (torchvision, timm, HF, minGPT, our ResNet).
+RESIDUAL_HINTS = ("resnet", "residual", "basicblock", "bottleneck", "block", "encoderlayer", "decoderlayer")
+SATURATING = frozenset({"Sigmoid", "Tanh", "Hardsigmoid", "Hardtanh", "LogSigmoid", "Softsign"})
+
+
+def has_normalisation(model) -> bool:
+    """Whether the model has normalisation layers (from the classes of its parameter-owning modules)."""
+    kinds = set(model.layer_types.values()) | set(model.module_classes)
+    return any(k.startswith(NORM_CLASSES) or k.endswith("Norm") for k in kinds)
+
+
+def has_residual_blocks(model) -> bool:
+    """Whether the model is built from residual blocks, judged by its block classes' names.
+
+    Why names: a skip connection is an addition in `forward`, invisible to module inspection;
+    this only chooses a fix's wording (never whether a rule fires), and a wrong guess costs a
+    suggestion the user already follows.
+    """
+    names = [c.lower() for c in (*model.module_classes, model.class_name)]
+    return any(h in n for n in names for h in RESIDUAL_HINTS)
+
+
+def saturating_activations(run) -> list[str]:
+    """The sigmoid/tanh-like activations the probe saw: modules and functional calls (`tanh(fc1)`)."""
+    modules = [n for n, k in run.model.activations.items() if k in SATURATING]
+    functional = [n for n in run.saturated_fraction.names if "(" in n and n not in modules]
+    return modules + functional
+
+
+def structure_advice(model) -> str:
+    """The architectural advice for deep stacks, minus what the model already has."""
+    norm, skip = has_normalisation(model), has_residual_blocks(model)
+    if norm and skip:
+        return ("the model already has normalisation and residual connections: look at the initialisation of the "
+                "last layer of each block (zero-init it) and use an LR warmup")
+    if norm:
+        return "add residual (skip) connections to deep stacks"
+    if skip:
+        return "add normalisation layers (layer or batch norm) inside the blocks"
+    return "add normalisation layers or residual connections to deep stacks"

@@ -68,6 +68,8 @@ def model_facts(model: torch.nn.Module) -> ModelFacts:
         activations={n: type(m).__name__ for n, m in activation_modules(model).items()},
         last_module=type(leaves[-1]).__name__ if leaves else None,
         is_builtin=type(model).__module__.startswith("trainlint.components.models"),
+        dropout={n: float(m.p) for n, m in model.named_modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)},
+        module_classes=sorted({type(m).__name__ for m in model.modules()}),
     )
 
 

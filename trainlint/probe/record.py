@@ -51,6 +51,8 @@ class ModelFacts:
     activations: dict[str, str] = field(default_factory=dict)  # module name -> class name
     last_module: str | None = None  # class name of the last leaf module registered
     is_builtin: bool = False  # one of trainlint's own models (so `model.args.*` fixes apply)
+    dropout: dict[str, float] = field(default_factory=dict)  # dropout module name -> its p
+    module_classes: list[str] = field(default_factory=list)  # distinct class names of every module (sorted)
 
 
 @dataclass

@@ -8,14 +8,16 @@ from collections.abc import Iterator
 import numpy as np
 from pydantic import Field
 
+from trainlint.analysis.attribution import Remedy, decay_pull, flat_loss_cause
 from trainlint.analysis.generalization import (
-    decay_pull,
+    dropout_drag,
     final_val_metric,
+    fit_progress,
     fmt_metric,
+    prior_loss,
     progress_over_chance,
 )
 from trainlint.analysis.lr import stable_update_ratio
-from trainlint.analysis.series import round_sig
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -27,20 +29,28 @@ class UnderfittingThresholds(Thresholds):
                     "(acc - chance)/(1 - chance), or for MAE the share of the mean-predictor's error removed. "
                     "Healthy configs reach ≥ 0.32 (diabetes MAE); a linear model on a nonlinear target -0.01.")
     min_update_ratio: float = Field(
-        1e-4, gt=0, description="Update ratio ‖Δw‖/‖w‖ (median over layers, rescaled to optimizer.lr, before "
+        2e-4, gt=0, description="Update ratio ‖Δw‖/‖w‖ (median over layers, rescaled to optimizer.lr, before "
                                 "the loss blew up: as TL203/TL301/TL302 quote it) below which the LR, not the "
                                 "model, is blamed first (CS231n: healthy is ~1e-3).")
     max_update_ratio: float = Field(
         3e-2, gt=0, description="Update ratio above which the LR is blamed first too: the updates overshoot "
                                 "(TL301's min_update_ratio; healthy probes 1.7e-3 to 1.0e-2, SGD+momentum at "
                                 "lr 0.5 8.7e-2).")
-    max_decay_pull: float = Field(
-        1.0, gt=0, description="Weight decay's pull on the weights relative to the loss gradient's at the start "
-                               "(wd·‖w‖/‖g‖; decoupled: lr·wd over the update ratio) above which weight decay is "
-                               "blamed first: it shrinks the weights faster than the loss can grow them. Adam with "
-                               "weight_decay 1.0 on digits: 14.")
-    target_decay_pull: float = Field(
-        0.1, gt=0, description="The pull the suggested weight decay brings it to (a tenth of the gradient's).")
+    min_fit_progress: float = Field(
+        0.1, gt=0, lt=1,
+        description="Share of the way from the loss of predicting the class frequencies to 0 that the train-subset "
+                    "loss (eval mode) must reach: below it the model does not fit its own training data whatever "
+                    "the validation accuracy. Healthy probes reach ≥ 0.42; dropout 0.95 models 0.005-0.02.")
+    max_dropout_drag: float = Field(
+        0.03, gt=0, description="Training-mode loss minus the eval-mode train-subset loss, as a share of the prior's "
+                                "loss, above which dropout is blamed for a model that does not fit (dropout 0.95: "
+                                "0.06).")
+    heavy_dropout: float = Field(
+        0.8, gt=0, lt=1, description="A dropout module's p from which it is blamed even without the drag measurement "
+                                     "(0.5 is the classic setting, not a fault).")
+    memorise_ratio: float = Field(
+        10.0, gt=0, description="Trainable parameters per training sample above which the model could memorise the "
+                                "training set: failing to fit it then points at the data, not at the model's size.")
     last_evals: int = Field(2, ge=1, description="Evaluations at the end; the best of them is judged (one noisy "
                                                  "evaluation alone does not make a model look untrained).")
     min_evals: int = Field(2, ge=1, description="Fewest evaluations to judge.")
@@ -49,29 +59,38 @@ class UnderfittingThresholds(Thresholds):
 @rule(code="TL502", name="underfitting", severity=Severity.WARNING, stage=Stage.RUN,
       requires=("evals",), thresholds=UnderfittingThresholds)
 def underfitting(run: RunRecord, t: UnderfittingThresholds) -> Iterator[Finding]:
-    """The validation metric at the end of the probe is barely better than chance.
+    """The validation metric ends near chance, or the model does not fit even its training data.
 
     ## What it checks
-    The best validation metric of the last `last_evals` evaluations against the chance level
-    (majority-class accuracy; for regression the MAE of predicting the training mean): the
-    share of the way from chance to perfect must reach `min_progress`. The message quotes the
-    final validation metric (the last evaluation, as the summary shows it) and, when it differs,
-    the best of the last evaluations that was judged. The train-subset metric tells whether the
-    model cannot even fit the training data.
+    Two things at the end of the probe:
+    - the best validation metric of the last `last_evals` evaluations against the chance level
+      (majority-class accuracy; for regression the MAE of predicting the training mean): the
+      share of the way from chance to perfect must reach `min_progress`;
+    - the train-subset loss (eval mode) against the loss of predicting the class frequencies
+      (their entropy): the share of the way from it to 0 must reach `min_fit_progress`.
+    The message quotes the final validation metric (the last evaluation, as the summary shows
+    it) and, when it differs, the best of the last evaluations that was judged.
     ## Why it matters
-    After the whole probe the model predicts no better than a constant: it learned nothing
-    usable. Either it cannot fit (too small, too regularised, LR too low, a bug cutting the
-    signal) or what it fits does not carry over to new data.
+    After the whole probe the model predicts no better than a constant, or it is barely more
+    confident than the class prior on the very samples it trained on: it learned nothing
+    usable. Either it cannot fit (too regularised, frozen, LR far too low, schedule at ~0, too
+    small) or what it fits does not carry over to new data (labels that do not belong to the
+    inputs).
     ## How to fix
-    First make the training loss fall (see the loss and LR rules); then give the model more
-    capacity, remove excess regularisation (weight decay, dropout), and check that the inputs
-    carry the labels (no shuffled labels, no features lost in preprocessing). When weight decay
-    pulls the weights towards zero harder than the loss gradient pulls them (`max_decay_pull`,
-    measured at the start), the first fix lowers it to the value that brings the pull to
-    `target_decay_pull`. When the model cannot fit and the update ratio (as TL203/TL301/TL302
-    quote it) is below `min_update_ratio` or above `max_update_ratio`, the LR comes first.
+    The first fix names the cause the record supports (a differential diagnosis shared with
+    TL203, `analysis.attribution.flat_loss_cause`): a schedule whose LR collapsed, weight decay
+    that pulls harder than the gradient, most parameters frozen, regression targets on a raw
+    scale, updates far too small, labels that do not carry over (the train subset is fitted,
+    validation is not). When the updates are healthy and the model still cannot fit: dropout
+    when the training-mode loss sits `max_dropout_drag` above the eval-mode loss (or dropout
+    ≥ `heavy_dropout`), weight decay when there is some, the data when the model has enough parameters to
+    memorise the training set (`memorise_ratio`), else more capacity. With overshooting
+    updates (update ratio above `max_update_ratio`) the LR comes first and capacity is never
+    suggested.
     ## Not flagged
-    Runs without a chance level (no validation split); fewer than `min_evals` evaluations.
+    Runs without a chance level (no validation split); fewer than `min_evals` evaluations;
+    the fit check without a log loss and class counts (regression uses the train-subset MAE's
+    progress instead).
     """
     e = run.evals
     if e.chance_metric is None or len(e.val_metric) < t.min_evals:
@@ -83,50 +102,99 @@ def underfitting(run: RunRecord, t: UnderfittingThresholds) -> Iterator[Finding]
     best = float(tail.max() if e.higher_is_better else tail.min())  # what is judged
     final = final_val_metric(e.val_metric)  # what the summary shows
     progress = progress_over_chance(best, e.chance_metric, e.higher_is_better)
-    if not progress < t.min_progress:
+    prior = prior_loss(run)
+    fit = fit_progress(run) if prior else float("nan")  # the fit check needs the prior's loss
+    at_chance, no_fit = progress < t.min_progress, fit < t.min_fit_progress
+    if not (at_chance or no_fit):
         return  # learned enough (or undefined)
     train_progress = (progress_over_chance(e.train_metric[-1], e.chance_metric, e.higher_is_better)
                       if e.train_metric else float("nan"))
-    cannot_fit = not train_progress >= 2 * t.min_progress
+    cause = flat_loss_cause(run, low_update_ratio=t.min_update_ratio)
     ratio = stable_update_ratio(run).median
-    moved = f" (update ratio {ratio:.1e}: the weights move that share of their norm per step)" \
-        if math.isfinite(ratio) else ""
-    lr = Fix(f"make the training loss fall first{moved}: see the loss and LR findings", config_key="optimizer.lr")
-    pull = decay_pull(run)
-    if pull > t.max_decay_pull:
-        wd = round_sig(run.weight_decay * t.target_decay_pull / pull)
-        regularisation = Fix(f"lower optimizer.args.weight_decay from {run.weight_decay:g} to {wd:g}: it pulls the "
-                             f"weights to zero {pull:.3g}x as hard as the loss gradient pulls them (brings it to "
-                             f"~{t.target_decay_pull:g})", config_key="optimizer.args.weight_decay", value=wd)
-    elif run.weight_decay > 0:
-        regularisation = Fix("remove excess regularisation: weight decay (and dropout) to 0 while debugging",
-                             config_key="optimizer.args.weight_decay", value=0.0)
+    fixes, key = _fixes(run, cause, ratio, fit, t)
+    if at_chance:
+        judged = "" if fmt_metric(final) == fmt_metric(best) else \
+            f" ({fmt_metric(best)} at best over the last {len(e.val_metric[-t.last_evals:])} evaluations)"
+        head = (f"validation {e.metric_name} {fmt_metric(final)} at the end{judged} is near chance "
+                f"({fmt_metric(e.chance_metric)}): {progress:.0%} of the way from chance to perfect (< {t.min_progress:.0%})")
+        fits = ("the train subset is at chance too: the model does not fit at all" if not train_progress >= 2 * t.min_progress
+                else f"the train subset is not ({fmt_metric(e.train_metric[-1])}): what it fits does not generalise")
     else:
-        regularisation = Fix("remove excess regularisation (dropout, heavy augmentation) while debugging")
-    capacity = Fix("give the model more capacity (more or wider hidden layers) or train longer",
-                   config_key="model.args" if run.model.is_builtin else "model")
+        head = (f"the model does not fit its own training data: the train-subset loss {e.train_loss[-1]:.3g} is "
+                f"{fit:.1%} below the loss of predicting the class frequencies ({prior:.3g}; < {t.min_fit_progress:.0%}), "
+                f"and validation {e.metric_name} ends at {fmt_metric(final)}")
+        fits = "its predictions are barely more confident than the class prior"
+    yield Finding(
+        message=f"{head}; {fits}; {cause.summary}",
+        evidence={"val_metric": final, "val_metric_judged": best, "last_evals": t.last_evals,
+                  "chance_metric": e.chance_metric, "progress": progress, "fit_progress": fit,
+                  "prior_loss": prior, "cause": cause.kind, "cause_evidence": cause.evidence,
+                  "dropout_drag": dropout_drag(run), "dropout": run.model.dropout,
+                  "decay_pull": d.pull if (d := decay_pull(run)) is not None else float("nan"),
+                  "update_ratio_median": ratio, "weight_decay": run.weight_decay,
+                  "train_progress": train_progress, "min_progress": t.min_progress,
+                  "min_fit_progress": t.min_fit_progress,
+                  "metric_name": e.metric_name, "train_metric": e.train_metric[-1] if e.train_metric else None},
+        step=e.steps[-1], fixes=fixes, config_key=key,
+    )
+
+
+# Causes `flat_loss_cause` attributes to one knob by measuring it; they come before any judgement of the fit.
+KNOB_CAUSES = frozenset({"schedule", "weight_decay", "frozen", "target_scale", "lr_too_low"})
+
+
+def _fix(r: Remedy) -> Fix:
+    return Fix(r.text, config_key=r.config_key, value=r.value)
+
+
+def _dropout_fix(run: RunRecord) -> Fix:
+    """Lower the dropout that the measurements blame: the built-in's argument, the user's modules, or F.dropout."""
+    p = max(run.model.dropout.values(), default=None)
+    if run.model.is_builtin and p is not None:
+        return Fix(f"lower model.args.dropout from {p:g} to 0.1: dropout {p:g} drops almost every unit, so the "
+                   "training loss stays near chance", config_key="model.args.dropout", value=0.1)
+    if p is not None:
+        heavy = [f"`{n}` (p={q:g})" for n, q in run.model.dropout.items() if q >= 0.5] or \
+            [f"`{n}` (p={q:g})" for n, q in run.model.dropout.items()]
+        return Fix(f"lower the dropout probability of {', '.join(heavy[:3])} to ~0.1 (p is the share of units "
+                   "*dropped*, not kept)", config_key="model")
+    return Fix("lower the dropout probability in forward() (`F.dropout(x, p)`: p is the share of units *dropped*, "
+               "not kept) to ~0.1", config_key="model")
+
+
+def _fixes(run: RunRecord, cause, ratio: float, fit: float, t: UnderfittingThresholds) -> tuple[list[Fix], str | None]:
+    """The fixes in the order the record supports; the first one names the knob the evidence blames.
+
+    `flat_loss_cause` (analysis/attribution) decides between a schedule that collapsed, weight decay
+    that dominates, frozen weights, raw target scale, an LR far too low, labels that do not carry
+    over and a model held at chance with healthy updates. The last case is split further here:
+    dropout when the training-mode loss sits well above the eval-mode loss (`max_dropout_drag`) or
+    the model has heavy dropout modules; a model with ≥ `memorise_ratio`x more trainable parameters
+    than training samples can memorise them, so failing to fit points at the data, not the size;
+    otherwise capacity.
+    """
     data = Fix("check that the inputs carry the labels: overfit one small batch to 100% first (Karpathy's "
                "recipe); look for shuffled labels or features lost in preprocessing")
-    if pull > t.max_decay_pull:  # weight decay crushes the weights: the measured cause comes first
-        fixes = [regularisation, lr, capacity, data] if cannot_fit else [regularisation, data, capacity, lr]
-    elif not cannot_fit:
-        fixes = [data, regularisation, capacity, lr]
-    elif ratio < t.min_update_ratio or ratio > t.max_update_ratio:  # the LR crawls or overshoots
-        fixes = [lr, capacity, regularisation, data]
-    else:  # the weights move at a healthy rate: the model is too weak or too constrained
-        fixes = [capacity, regularisation, lr, data]
-    fit = ("the train subset is at chance too: the model does not fit at all" if cannot_fit
-           else f"the train subset is not ({fmt_metric(e.train_metric[-1])}): what it fits does not generalise")
-    judged = "" if fmt_metric(final) == fmt_metric(best) else \
-        f" ({fmt_metric(best)} at best over the last {len(e.val_metric[-t.last_evals:])} evaluations)"
-    yield Finding(
-        message=f"validation {e.metric_name} {fmt_metric(final)} at the end{judged} is near chance "
-                f"({fmt_metric(e.chance_metric)}): {progress:.0%} of the way from chance to perfect "
-                f"(< {t.min_progress:.0%}); {fit}",
-        evidence={"val_metric": final, "val_metric_judged": best, "last_evals": t.last_evals,
-                  "chance_metric": e.chance_metric, "progress": progress,
-                  "update_ratio_median": ratio, "weight_decay": run.weight_decay, "decay_pull": pull,
-                  "train_progress": train_progress, "min_progress": t.min_progress,
-                  "metric_name": e.metric_name, "train_metric": e.train_metric[-1] if e.train_metric else None},
-        step=e.steps[-1], fixes=fixes, config_key=fixes[0].config_key,
-    )
+    capacity = Fix("give the model more capacity (more or wider hidden layers) or train longer",
+                   config_key="model.args" if run.model.is_builtin else "model")
+    if cause.kind in KNOB_CAUSES:  # a measured mechanism (decay, schedule, frozen, target scale, tiny updates)
+        fixes = [_fix(r) for r in cause.remedies]
+        return fixes, fixes[0].config_key if fixes else None
+    if math.isfinite(ratio) and ratio > t.max_update_ratio:  # overshooting updates: the LR first, never capacity
+        return [Fix(f"make the training loss fall first (update ratio {ratio:.1e}: the weights move that share of "
+                    "their norm per step): see the LR findings", config_key="optimizer.lr"), data], "optimizer.lr"
+    if cause.kind == "labels":
+        return [_fix(r) for r in cause.remedies], None
+    if cause.kind == "regularisation" or cause.kind == "unexplained":
+        heavy_dropout = max(run.model.dropout.values(), default=0.0) >= t.heavy_dropout
+        if dropout_drag(run) >= t.max_dropout_drag or heavy_dropout:
+            return [_dropout_fix(run), data], "model.args.dropout" if run.model.is_builtin else "model"
+        if run.weight_decay > 0:
+            return [Fix("remove excess regularisation: weight decay to 0 while debugging",
+                        config_key="optimizer.args.weight_decay", value=0.0), data, capacity], \
+                "optimizer.args.weight_decay"
+        if run.data.n_train and run.model.n_trainable >= t.memorise_ratio * run.data.n_train:
+            return [data, Fix("train longer, or check that the loss suits the outputs (TL206)"), capacity], None
+        return [capacity, data], capacity.config_key
+    fixes = [_fix(r) for r in cause.remedies]
+    return fixes, fixes[0].config_key if fixes else None

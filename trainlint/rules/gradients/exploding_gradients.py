@@ -7,7 +7,12 @@ from collections.abc import Iterator
 import numpy as np
 from pydantic import Field
 
-from trainlint.analysis.gradients import clip_suggestion, norm_profile, runaway_index
+from trainlint.analysis.gradients import (
+    clip_suggestion,
+    norm_profile,
+    runaway_index,
+    structure_advice,
+)
 from trainlint.analysis.lr import lower_lr
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
@@ -91,7 +96,7 @@ def exploding_gradients(run: RunRecord, t: ExplodingGradientsThresholds) -> Iter
                          config_key="probe.clip_grad_norm", value=clip))
     fixes.append(_lr_fix(run))
     fixes.append(Fix("check the initialisation (Kaiming/Xavier, not N(0, 1)) and that inputs and regression "
-                     "targets are standardised; add normalisation layers or residual connections to deep stacks"))
+                     f"targets are standardised; {structure_advice(run.model)}"))
     clipped = f"; clipping at {run.clip_grad_norm:g} is on (norms are before clipping)" if run.clip_grad_norm else ""
     yield Finding(
         message="global gradient norm " + "; ".join(what) + clipped,

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
+from trainlint.analysis.generalization import fit_progress, progress_over_chance
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -16,6 +17,13 @@ class FrozenOrUnusedParametersThresholds(Thresholds):
     report_frozen: bool = Field(
         True, description="Also report parameters with requires_grad=False, at info level (a frozen "
                           "backbone is often deliberate).")
+    min_frozen_share: float = Field(
+        0.5, gt=0, le=1, description="Share of the model's weights frozen from which a run that does not learn "
+                                     "makes the frozen parameters a warning (the likely cause) instead of info.")
+    min_fit_progress: float = Field(
+        0.1, gt=0, lt=1, description="A run does not learn when its train-subset loss is less than this share of "
+                                     "the way from the class prior's loss to 0, or its validation metric less "
+                                     "than this share of the way from chance to perfect (TL502's thresholds).")
 
 
 def _names(names: list[str], k: int = 5) -> str:
@@ -26,12 +34,14 @@ def _names(names: list[str], k: int = 5) -> str:
 @rule(code="TL405", name="frozen-or-unused-parameters", severity=Severity.WARNING, stage=Stage.RUN,
       requires=("grad_norm",), thresholds=FrozenOrUnusedParametersThresholds)
 def frozen_or_unused_parameters(run: RunRecord, t: FrozenOrUnusedParametersThresholds) -> Iterator[Finding]:
-    """Trainable parameters whose gradient was None or zero at every step; frozen parameters (info).
+    """Trainable parameters that never got a gradient or never changed; frozen parameters.
 
     ## What it checks
     Every parameter with `requires_grad=True`: whether its gradient was ever present and
-    non-zero during the probe. Separately, at info level, the parameters with
-    `requires_grad=False`.
+    non-zero during the probe; layers whose gradient was non-zero but whose update ratio was 0
+    at every sample (the optimizer does not hold them: a warning when they hold
+    `min_frozen_share` of the weight norm or the run does not learn). Separately, the
+    parameters with `requires_grad=False`.
     ## Why it matters
     A trainable parameter that never gets a gradient is dead weight: a layer defined in
     `__init__` but not used in `forward`, a branch cut off by `.detach()`, `torch.no_grad()`,
@@ -41,7 +51,9 @@ def frozen_or_unused_parameters(run: RunRecord, t: FrozenOrUnusedParametersThres
     Use the layer in `forward` or delete it; remove the `.detach()`/`no_grad` that cuts the
     path; if the parameter is meant to stay fixed, set `requires_grad=False`.
     ## Not flagged
-    Deliberately frozen parameters are reported at info level only (set `report_frozen: false`
+    Frozen parameters are a warning only when they hold `min_frozen_share` of the weights and
+    the run does not learn (TL502's measures); otherwise (e.g. a pretrained backbone) they are
+    reported at info level only (set `report_frozen: false`
     to silence them); runs shorter than `min_steps`.
     """
     if run.steps_run < t.min_steps:
@@ -58,14 +70,66 @@ def frozen_or_unused_parameters(run: RunRecord, t: FrozenOrUnusedParametersThres
                    Fix("if they are meant to stay fixed, set requires_grad=False on them")],
             config_key="model",
         )
+    still = not_updated(run)
+    if still:
+        share = _layers_share(run, still)
+        stuck = _not_learning(run, t.min_fit_progress)
+        yield Finding(
+            severity=Severity.WARNING if stuck or share >= t.min_frozen_share else Severity.INFO,
+            message=f"{len(still)} layer(s) get gradients but never change (update ratio 0 at every sample): "
+                    f"{_names(still)}; the optimizer does not hold their parameters"
+                    + ("; the model does not learn" if stuck else ""),
+            evidence={"layers_not_updated": still, "steps_run": run.steps_run, "not_learning": stuck},
+            fixes=[Fix("build the optimizer on model.parameters() (or add these layers' parameters to a parameter "
+                       "group); if they are meant to stay fixed, set requires_grad=False so no gradient is computed",
+                       config_key="optimizer")],
+            config_key="optimizer",
+        )
     frozen = list(run.model.frozen_params)
     if frozen and t.report_frozen:
         share = 1 - run.model.n_trainable / run.model.n_params if run.model.n_params else 0.0
+        stuck = share >= t.min_frozen_share and _not_learning(run, t.min_fit_progress)
+        tail = ("and the model does not learn: most of it cannot move" if stuck
+                else "fine if deliberate (e.g. a pretrained backbone)")
         yield Finding(
-            severity=Severity.INFO,
+            severity=Severity.WARNING if stuck else Severity.INFO,
             message=f"{len(frozen)} parameter(s) are frozen (requires_grad=False, {share:.0%} of the model's "
-                    f"weights): {_names(frozen)}; fine if deliberate (e.g. a pretrained backbone)",
-            evidence={"frozen_params": frozen, "frozen_share": share},
-            fixes=[Fix("set requires_grad=True on them if they should train")],
+                    f"weights): {_names(frozen)}; {tail}",
+            evidence={"frozen_params": frozen, "frozen_share": share, "not_learning": stuck},
+            fixes=[Fix("set requires_grad=True on them if they should train"
+                       + (" (a backbone is only worth freezing when it was pretrained: load its weights first)"
+                          if stuck else ""))],
             config_key="model",
         )
+
+
+def _not_learning(run: RunRecord, min_progress: float) -> bool:
+    """The run ends without fitting its training data or with validation near chance (TL502's measures)."""
+    e = run.evals
+    if fit_progress(run) < min_progress:
+        return True
+    if e.chance_metric is None or not e.val_metric:
+        return False
+    best = max(e.val_metric[-2:]) if e.higher_is_better else min(e.val_metric[-2:])
+    return progress_over_chance(best, e.chance_metric, e.higher_is_better) < min_progress
+
+
+def not_updated(run: RunRecord) -> list[str]:
+    """Layers whose weights never moved although their gradient was non-zero: outside the optimizer.
+
+    Why both: a layer with no gradient is the "unused" case above; a layer with a gradient and an
+    exactly-zero update at every sample was never handed to the optimizer (no optimizer rounds a
+    non-zero step to exactly zero at every sample).
+    """
+    u, g = run.update_ratio, run.layer_grad_norm
+    if len(u) < 2 or not g.values:
+        return []
+    grads = {n: max(g.layer(n)) for n in g.names}
+    return [n for n in u.names if all(v == 0.0 for v in u.layer(n)) and grads.get(n, 0.0) > 0]
+
+
+def _layers_share(run: RunRecord, layers: list[str]) -> float:
+    """Share of the recorded weight norm² these layers hold (a proxy for their share of the weights)."""
+    w = run.layer_param_norm.last()
+    total = sum(v * v for v in w.values())
+    return sum(w.get(n, 0.0) ** 2 for n in layers) / total if total > 0 else 0.0

@@ -7,7 +7,13 @@ from collections.abc import Iterator
 import numpy as np
 from pydantic import Field
 
-from trainlint.analysis.gradients import comparable_layers, relative_grad_ratio
+from trainlint.analysis.gradients import (
+    comparable_layers,
+    has_normalisation,
+    has_residual_blocks,
+    relative_grad_ratio,
+    saturating_activations,
+)
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -22,21 +28,30 @@ class VanishingGradientsThresholds(Thresholds):
         3, ge=2, description="Fewest feature-mixing layers (linear, conv, recurrent, attention) to judge: "
                              "vanishing is a depth effect.")
     min_samples: int = Field(3, ge=1, description="Fewest sampled steps with both layers' norms.")
+    min_saturating: int = Field(
+        2, ge=1, description="Sigmoid/tanh activations (modules or functional calls) from which the fix blames them: "
+                             "a single one (a BERT pooler's tanh, an LSTM-free gate) does not make a stack vanish.")
 
 
-def _fixes(run: RunRecord, saturating: bool) -> list[Fix]:
+def _fixes(run: RunRecord, saturating: list[str]) -> list[Fix]:
+    """Fixes for what the model has: no activation swap without a saturating stack, no norm/skip it already has."""
     builtin = run.model.is_builtin
     fixes = []
     if saturating:
-        fixes.append(Fix("replace sigmoid/tanh hidden activations by ReLU or GELU (derivative 1, not ≤ 0.25)",
-                         config_key="model.args.activation" if builtin else None,
+        shown = ", ".join(f"`{n}`" for n in saturating[:4]) + (" ..." if len(saturating) > 4 else "")
+        fixes.append(Fix(f"replace the sigmoid/tanh hidden activations ({shown}) by ReLU or GELU (derivative 1, "
+                         "not ≤ 0.25)", config_key="model.args.activation" if builtin else None,
                          value="relu" if builtin else None))
-    fixes.append(Fix("add normalisation layers between the layers (layer or batch norm)",
-                     config_key="model.args.norm" if builtin else None, value="layer" if builtin else None))
+    if not has_normalisation(run.model):
+        fixes.append(Fix("add normalisation layers between the layers (layer or batch norm)",
+                         config_key="model.args.norm" if builtin else None, value="layer" if builtin else None))
     fixes.append(Fix("initialise with the activation's gain (Kaiming for ReLU, Xavier for tanh)",
                      config_key="model.args.init" if builtin else None,
                      value=("kaiming" if not saturating else "xavier") if builtin else None))
-    fixes.append(Fix("add residual (skip) connections or use fewer layers"))
+    if not has_residual_blocks(run.model):
+        fixes.append(Fix("add residual (skip) connections or use fewer layers"))
+    else:
+        fixes.append(Fix("use fewer layers, or check that each block's skip path is not scaled down"))
     return fixes
 
 
@@ -76,7 +91,8 @@ def vanishing_gradients(run: RunRecord, t: VanishingGradientsThresholds) -> Iter
     per_layer = {name: float(np.median(r)) for name in layers[:-1]
                  if (r := relative_grad_ratio(run.layer_grad_norm, run.layer_param_norm, name, last))}
     acts = set(run.model.activations.values())
-    saturating = bool(acts & {"Sigmoid", "Tanh", "Hardsigmoid", "Hardtanh"})
+    # A stack of them: one tanh (a BERT pooler) or one sigmoid gate does not make gradients vanish.
+    saturating = found if len(found := saturating_activations(run)) >= t.min_saturating else []
     yield Finding(
         message=f"the first layer `{first}` gets {ratio:.2g}x the relative gradient ‖g‖/‖w‖ of the last layer "
                 f"`{last}` (median over {len(ratios)} sampled steps; < {t.max_ratio:g}): early layers barely learn",

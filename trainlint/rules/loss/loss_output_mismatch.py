@@ -18,6 +18,19 @@ class LossOutputMismatchThresholds(Thresholds):
                              "task counts as regressing class indices (with 2, MSE on 0/1 is the Brier score).")
 
 
+def _drop_squash(last: str | None, where: str, rows_sum_to_one: bool | None) -> str:
+    """What to remove: the final Softmax/Sigmoid module when there is one, else the function applied in forward.
+
+    Why: with `F.softmax(self.fc(x))` the last module is the Linear, which must stay.
+    """
+    if last in ("Sigmoid", "Softmax"):
+        return f"remove the final {last} module from {where}: the loss applies it itself; apply it only when predicting"
+    fn = "softmax (F.softmax / torch.softmax / .softmax())" if rows_sum_to_one else \
+        "sigmoid/softmax (F.softmax, torch.sigmoid, ...)"
+    return (f"remove the {fn} applied to the output in {where} (the last module, {last or 'none'}, stays): the loss "
+            "applies it itself; apply it only when predicting")
+
+
 def _diagnose(run: RunRecord, t: LossOutputMismatchThresholds) -> tuple[str, list[Fix], str] | None:
     """(problem, fixes, blamed spec key) when the output's measured form contradicts the loss."""
     fb, loss, last = run.first_batch, run.loss_class, run.model.last_module
@@ -28,8 +41,7 @@ def _diagnose(run: RunRecord, t: LossOutputMismatchThresholds) -> tuple[str, lis
     in_unit = lo >= 0.0 and hi <= 1.0
     squashing = last in ("Sigmoid", "Softmax")
     where = f"{run.model.class_name}.forward" if run.model.class_name else "forward"
-    drop_last = Fix(f"remove the final {last or 'softmax/sigmoid'} from {where}: the loss applies it itself; "
-                    "apply it only when predicting", applicable=False)  # a code change, not a spec edit
+    drop_last = Fix(_drop_squash(last, where, fb.output_rows_sum_to_one), applicable=False)  # a code change
     if loss in ("CrossEntropyLoss", "MultiMarginLoss") and fb.output_rows_sum_to_one:
         return (f"{loss} expects raw logits but receives probabilities (every row ≥ 0 and sums to 1, {span}): "
                 "softmax is applied twice and the gradients shrink", [drop_last], "model")
