@@ -23,13 +23,15 @@ DESIGN_CATALOG = {
     "TL501": "overfitting", "TL502": "underfitting", "TL601": "data-loader-bottleneck",
     "TL602": "memory-growth", "TL603": "device-underused",
 }
+# Codes added beyond DESIGN §4's minimum catalog (issue 12: weight decay is blamed by its own code).
+ADDED_CATALOG = {"TL304": "weight-decay-too-high"}
 RULE_TESTS = Path(__file__).parent / "rules"
 FAULTS = Path(__file__).parents[1] / "configs" / "faults"
 
 
 def test_every_design_rule_is_in_the_catalog_with_its_name():
     catalog = {r.code: r.name for r in all_rules()}
-    assert catalog == DESIGN_CATALOG
+    assert catalog == DESIGN_CATALOG | ADDED_CATALOG
 
 
 def test_codes_and_names_are_unique():
@@ -97,7 +99,7 @@ def test_selection(select, ignore, code, selected):
 def test_rules_and_explain_commands(cli):
     listing = cli("rules")
     assert listing.exit_code == 0
-    for code, name in DESIGN_CATALOG.items():
+    for code, name in (DESIGN_CATALOG | ADDED_CATALOG).items():
         assert re.search(rf"^{code}\s+{name}\s", listing.output, re.M)
     explained = cli("explain", "lr-too-high")
     assert explained.exit_code == 0 and "## How to fix" in explained.output and "## Thresholds" in explained.output

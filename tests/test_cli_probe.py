@@ -44,7 +44,7 @@ def test_quiet_prints_only_findings(cli, tmp_path, short_probe):
     assert "status" not in result.output and "artifacts" not in result.output
     spec = str(CONFIGS / "quickstart.yaml")
     for line in result.output.splitlines():
-        assert line.startswith((spec, "    fix: ")), line
+        assert line.startswith((spec, "    fix: ", f"  ↳ {spec}")), line
     assert len([line for line in result.output.splitlines() if line.startswith(spec)]) == len(
         read_report(tmp_path)["findings"])
 

@@ -89,10 +89,33 @@ def test_no_metric_before_compares_with_chance():
     blown = Baseline(findings=[{"code": "TL202", "rule": "non-finite-loss", "severity": "error"}], metric_name="mae",
                      higher_is_better=False, val_metric=[float("nan")], train_loss=[1.0], chance_metric=68.0)
     at_chance = judge(["TL202"], blown, after([70.0, 68.5, 67.9], higher=False))
-    assert at_chance.resolved and not at_chance.improved and "against the chance level 68" in at_chance.reason
+    assert not at_chance.resolved and not at_chance.improved and at_chance.still_at_chance
+    assert "still at chance" in at_chance.reason and "against the chance level 68" in at_chance.reason
     assert at_chance.metric_before is None and at_chance.metric_after == 67.9
     learned = judge(["TL202"], blown, after([40.0, 30.0, 28.0], [("TL403", "dead-relu", "warning")], higher=False))
     assert learned.resolved and learned.improved
+
+
+def test_a_fix_that_leaves_the_run_at_chance_is_not_resolved():
+    """The issue's case: the LR fix silenced TL301 while accuracy went 0.085 → 0.094, chance 0.1."""
+    stuck = Baseline(findings=BEFORE.findings, val_metric=[0.08, 0.085, 0.085], train_loss=[2.3], chance_metric=0.1)
+    check = judge(["TL301"], stuck, after([0.09, 0.094, 0.094]))
+    assert not check.resolved and check.still_at_chance
+    assert check.reason.startswith("TL301 gone, but val accuracy is still at chance (0.100): val accuracy 0.085 → 0.094")
+    # Just above chance but under 10 % of the way to perfect (TL502's limit) is still at chance...
+    assert judge(["TL301"], stuck, after([0.15, 0.15, 0.15])).still_at_chance
+    # ...well above it, the same finding gone is a resolution.
+    learned = judge(["TL301"], stuck, after([0.6, 0.7, 0.72]))
+    assert learned.resolved and learned.improved and not learned.still_at_chance
+
+
+def test_at_chance_needs_a_chance_level_and_reads_the_metric_direction():
+    from trainlint.verify.judge import at_chance
+
+    assert at_chance(0.094, 0.1, 0.001, True) and not at_chance(0.9, 0.1, 0.001, True)
+    assert at_chance(0.105, 0.1, 0.01, True)  # within the run's own noise of chance
+    assert at_chance(9.8, 10.0, 0.1, False) and not at_chance(2.0, 10.0, 0.1, False)  # MAE: lower is better
+    assert not at_chance(0.094, None, 0.001, True) and not at_chance(None, 0.1, 0.001, True)
 
 
 # --- the plan ----------------------------------------------------------------------------------------
@@ -115,6 +138,66 @@ def test_plan_tries_findings_whose_best_fix_is_a_spec_edit():
     assert todo.queues == {0: [0, 2], 4: [0]}
     assert [(n.code, n.reason[:30]) for n in todo.not_tried] == [
         ("TL206", "its best fix is not a spec edi"), ("TL302", "its spec edits are already in ")]
+
+
+def test_root_causes_come_before_their_consequences():
+    from trainlint.verify.plan import root_first
+
+    findings = [finding("TL204", Fix("lower", "optimizer.lr", 0.06)), finding("TL301", Fix("lower", "optimizer.lr", 0.06)),
+                finding("TL403", Fix("lower", "optimizer.lr", 0.006)), finding("TL601", Fix("workers", "dataset.num_workers", 2))]
+    findings[0].caused_by = findings[2].caused_by = "TL301"
+    assert root_first(findings, [0, 1, 2, 3]) == ([1, 3], [0, 2])
+
+
+def test_verify_tries_the_root_first_and_credits_it_with_the_consequences_it_cleared(monkeypatch, tmp_path):
+    """A fake re-runner: TL301's fix clears TL301 and TL403 (so TL403 is never re-run on its own),
+    not TL601, whose fix then runs in a round of its own after the roots'."""
+    from types import SimpleNamespace
+
+    from report_factory import fabricated_record
+
+    from trainlint.report.verification import verification_lines
+    from trainlint.verify import run as verify_run
+    from trainlint.verify.model import FixCheck
+
+    findings = [finding("TL301", Fix("lower", "optimizer.lr", 0.06), severity=Severity.ERROR),
+                finding("TL403", Fix("lower more", "optimizer.lr", 0.006)),
+                finding("TL601", Fix("workers", "dataset.num_workers", 2)),
+                finding("TL502", Fix("make the training loss fall first"))]  # not a spec edit: nothing to re-run
+    findings[1].caused_by = findings[3].caused_by = "TL301"
+    ran: list[tuple[str, list[dict]]] = []
+
+    class FakeVerifier:
+        def __init__(self, *args):
+            self.runs, self.executions = 0, ["fake"]
+
+        def run_all(self, edit_sets, round_no):
+            ran.append((str(round_no), [dict(e) for e in edit_sets]))
+            self.runs += len(edit_sets)
+
+        def check(self, targets, edits):
+            removed = ["TL301", "TL403", "TL502"] if edits == {"optimizer.lr": 0.06} else list(targets)
+            return FixCheck(resolved=True, improved=True, reason="gone", status="completed",
+                            findings_removed=removed, metric_before=0.1, metric_after=0.9)
+
+    monkeypatch.setattr(verify_run, "_Verifier", FakeVerifier)
+    monkeypatch.setattr(verify_run, "_fixed_spec", lambda *args: None)
+    report = SimpleNamespace(findings=findings, config={"optimizer": {"lr": 0.5}, "dataset": {"num_workers": 0}})
+    outcome = SimpleNamespace(report=report, record=fabricated_record(), out_dir=tmp_path)
+    loaded = SimpleNamespace(spec=SimpleNamespace(probe=SimpleNamespace(verify_attempts=2)))
+    v = verify_run.verify(loaded, outcome, verify_run.VerifyOptions())
+    assert ran == [("1", [{"optimizer.lr": 0.06}, {"dataset.num_workers": 2}])]  # roots only; TL403 never re-run
+    assert [(c.code, c.root, c.edits) for c in v.cleared_by_root] == [("TL403", "TL301", {"optimizer.lr": 0.06}),
+                                                                      ("TL502", "TL301", {"optimizer.lr": 0.06})]
+    assert v.not_tried == []  # TL502 is resolved by its root's fix, not "not tried"
+    assert [vf.code for vf in v.verified_fixes] == ["TL301", "TL601"]
+    lines = [line.plain for line in verification_lines(v)]
+    assert "  ✓ TL403 tl403  resolved by the fix of its root cause: TL301, optimizer.lr 0.5 → 0.06" in lines
+    # A consequence its root's fix did not clear gets rounds of its own, after the roots'.
+    ran.clear()
+    findings[2].caused_by = "TL301"
+    v = verify_run.verify(loaded, outcome, verify_run.VerifyOptions())
+    assert ran == [("1", [{"optimizer.lr": 0.06}]), ("consequences-round1", [{"dataset.num_workers": 2}])]
 
 
 def test_conflicting_edits():
@@ -140,10 +223,13 @@ def fault(name):
 
 
 def resolving(report, code):
-    """The verified fix that resolved `code` with a better validation metric, or None."""
-    fixes = report["verification"]["verified_fixes"]
-    return next((f for f in fixes if f["code"] == code and f["verified"]["resolved"] and f["verified"]["improved"]),
-                None)
+    """The verified fix that resolved `code` with a better validation metric, or None; for a consequence
+    its root cause's fix cleared, that fix (tried first, it resolved both)."""
+    v = report["verification"]
+    cleared = next((c for c in v["cleared_by_root"] if c["code"] == code), None)
+    wanted = (cleared["root"], cleared["edits"]) if cleared else (code, None)
+    return next((f for f in v["verified_fixes"] if f["code"] == wanted[0] and wanted[1] in (None, f["edits"])
+                 and f["verified"]["resolved"] and f["verified"]["improved"]), None)
 
 
 def assert_fixed_spec_is_the_original_plus_edits(original_path, fixed_path, edits):
@@ -161,7 +247,7 @@ ZOO = [  # (fault config, the code a verified fix must resolve)
     ("tl301_adam_lr_300x", "TL301"),  # LR too high
     ("tl302_adam_lr_tiny", "TL302"),  # LR too low
     ("tl401_sgd_runaway", "TL401"),  # exploding gradients, no clipping
-    ("tl502_weight_decay_huge", "TL502"),  # weight decay too large
+    ("tl502_weight_decay_huge", "TL304"),  # weight decay too large: TL304 names it, TL502 follows from it
 ]
 
 

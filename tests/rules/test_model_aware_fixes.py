@@ -121,7 +121,7 @@ def test_a_model_big_enough_to_memorise_gets_the_data_check_not_capacity():
     run = with_training_loss(not_fitting(), 2.28)
     run.model.n_trainable = run.model.n_params = 85_000  # 60 weights per training sample
     (f,) = run_of(underfitting, run)
-    assert "labels" in f.fixes[0].text and "capacity" in f.fixes[-1].text
+    assert "targets belong to the inputs" in f.fixes[0].text and "capacity" in f.fixes[-1].text
     run.model.n_trainable = run.model.n_params = 800  # under 1 per sample: it may be too small
     (f,) = run_of(underfitting, run)
     assert "capacity" in f.fixes[0].text

@@ -71,3 +71,70 @@ def test_tiny_and_spread_name_their_threshold():
 
 def test_threshold_override():
     assert findings(data_run(data={"feature_rms_max": 4.0}), max_scale=3.0)
+
+
+# --- regression targets on a raw scale (issue 12) -----------------------------------------------
+
+def raw_targets(loss: list[float], *, rms: float = 170.0, builtin: bool = True, val: float | None = None):
+    """Diabetes-like targets (mean 151, std 77) on standardised inputs, with a training history."""
+    run = data_run(task="regression", loss="MSELoss", num_outputs=1,
+                   data={"target_rms": [rms], "target_mean": [151.0], "target_std": [77.0], "is_builtin": builtin},
+                   fb={"initial_loss": 2.9e4, "expected_initial_loss": 5.9e3})
+    run.steps, run.train_loss, run.grad_norm = list(range(len(loss))), list(loss), [800.0] * len(loss)
+    if val is not None:
+        run.evals.steps, run.evals.val_metric, run.evals.chance_metric = [len(loss) - 1], [val], 68.0
+        run.evals.higher_is_better, run.evals.metric_name = False, "mae"
+    return run
+
+
+BLEW_UP = [2.9e4, 3e4, 5e5, 1e9, float("inf")]
+FITTED = [2.9e4 * 0.97**i + 2.5e3 for i in range(100)]
+
+
+def test_raw_targets_that_blew_up_are_flagged_with_a_target_fix():
+    (f,) = findings(raw_targets(BLEW_UP))
+    assert f.evidence["target_rms"] == 170.0 and f.evidence["max_target_scale"] == 10.0
+    assert "non-finite" in f.evidence["harm"] and "before lowering the LR" in f.message
+    assert f.config_key == "dataset" and "(y - 151) / 77" in f.fixes[0].text
+
+
+def test_raw_targets_on_a_flat_loss_are_flagged():
+    (f,) = findings(raw_targets([2.9e4] * 100, builtin=False))
+    assert "fell only" in f.evidence["harm"] and "built-in" not in f.fixes[0].text
+
+
+def test_raw_targets_fitted_well_are_quiet():
+    """Adam fits diabetes's raw targets well (the healthy config): scale alone is no fault."""
+    assert findings(raw_targets(FITTED, val=45.0)) == []
+
+
+def test_raw_targets_before_training_are_quiet():
+    assert findings(raw_targets([2.9e4])) == []  # `check`: one step, no consequence to judge
+
+
+def test_scaled_targets_are_quiet():
+    assert findings(raw_targets(BLEW_UP, rms=1.0)) == []
+
+
+def test_raw_targets_in_a_check_with_one_evaluation_are_quiet():
+    """`trainlint check`: one step and one validation batch at chance is no harm yet."""
+    assert findings(raw_targets([2.9e4], val=68.0)) == []
+
+
+def _first_step(run, optimizer: str, ratio: float):
+    from trainlint.probe.record import LayerSeries
+
+    run.optimizer_class = optimizer
+    run.update_ratio = LayerSeries(["net.0", "net.2"], [0], [[ratio, ratio]])
+    return run
+
+
+def test_raw_targets_seen_on_the_first_sgd_step():
+    """`check`: under SGD the first step is on the targets' scale (6.6x the weights' norm)."""
+    (f,) = findings(_first_step(raw_targets([2.9e4]), "SGD", 6.6))
+    assert "first SGD step moved the weights by 6.6x their norm" in f.message
+
+
+def test_raw_targets_under_adam_are_not_judged_on_the_first_step():
+    assert findings(_first_step(raw_targets([2.9e4]), "Adam", 6.6)) == []  # Adam's step ignores the scale
+    assert findings(_first_step(raw_targets([2.9e4]), "SGD", 0.01)) == []  # a small first step: no harm yet

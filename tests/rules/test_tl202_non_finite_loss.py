@@ -85,3 +85,14 @@ def test_clip_already_set_offers_only_the_lr():
 def test_not_evaluated_without_a_loss():
     found, skipped = evaluate(record([]), rules=[non_finite_loss])
     assert found == [] and skipped[0].reason == "not recorded: the training loss"
+
+
+def test_raw_regression_targets_come_before_the_lr():
+    """Diabetes targets (RMS 170) under SGD: standardising them is the first fix, the LR's later."""
+    run = record([2.9e4, 3e4, 5e5, 1e9, float("inf")], lr=0.01, ratio=6.6)
+    run.optimizer_class = "SGD"
+    run.task, run.data.target_rms, run.data.target_mean, run.data.target_std = "regression", [170.0], [151.0], [77.0]
+    (f,) = evaluate(run, rules=[non_finite_loss])[0]
+    assert "standardise the regression targets" in f.fixes[0].text and f.config_key == "dataset"
+    assert any(x.config_key == "optimizer.lr" for x in f.fixes[1:])
+    assert f.evidence["cause_before_lr"]

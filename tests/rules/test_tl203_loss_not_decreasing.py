@@ -100,3 +100,74 @@ def test_fading_gradients_put_the_gradient_check_first():
     (f,) = findings(run)
     assert f.config_key is None and "TL402" in f.fixes[0].text
     assert f.evidence["update_ratio_peak"] == pytest.approx(1e-2)
+
+
+# --- the differential diagnosis: the first fix names the measured cause (issue 12) --------------
+
+def _decay(run, wd: float):
+    from trainlint.probe.record import LayerSeries
+
+    s = run.update_ratio.steps
+    run.layer_param_norm = LayerSeries(list(run.update_ratio.names), list(s), [[1.4] * 3 for _ in s])
+    run.layer_grad_norm = LayerSeries(list(run.update_ratio.names), list(s), [[0.1] * 3 for _ in s])
+    run.optimizer_class, run.weight_decay = "SGD", wd
+    return run
+
+
+def test_weight_decay_that_dominates_comes_first():
+    (f,) = findings(_decay(record(FLAT, lr=0.05, ratio=0.25, val_metric=AT_CHANCE), 5.0))
+    assert f.evidence["cause"] == "weight_decay" and f.config_key == "optimizer.args.weight_decay"
+    assert f.fixes[0].value == pytest.approx(5e-4) and "wrong units" in f.fixes[0].text
+    assert "weight decay pulls" in f.message
+
+
+def test_usual_weight_decay_is_not_blamed():
+    (f,) = findings(_decay(record(FLAT, val_metric=AT_CHANCE), 5e-4))
+    assert f.evidence["cause"] == "unexplained" and f.config_key is None
+
+
+def test_per_epoch_schedule_collapse_comes_first_even_on_a_flat_loss():
+    lrs = [1e-3 * 0.7**i for i in range(100)]
+    (f,) = findings(record(FLAT, lr_series=lrs, ratio=1e-3, val_metric=AT_CHANCE, n_train=1437))
+    assert f.evidence["cause"] == "schedule"
+    assert (f.fixes[0].config_key, f.fixes[0].value) == ("scheduler.interval", "epoch")
+
+
+def test_a_frozen_backbone_is_named():
+    run = record(FLAT, val_metric=AT_CHANCE)
+    run.model.n_trainable, run.model.n_params = 650, 11_000_000
+    (f,) = findings(run)
+    assert f.evidence["cause"] == "frozen" and f.config_key == "model" and "unfreeze" in f.fixes[0].text
+
+
+def test_lr_div100_median_ratios_blame_the_lr():
+    """Adam at LR/100: a sign-step first sample 2e-4, then 1e-4: every layer crawls."""
+    (f,) = findings(record(FLAT, lr=1e-5, ratio=[2e-4] + [1e-4] * 9, val_metric=AT_CHANCE))
+    assert f.evidence["cause"] == "lr_too_low" and f.fixes[0].value == pytest.approx(1e-4)
+
+
+def test_train_subset_fitted_points_at_the_labels():
+    run = record(ramp(2.3, 2.2), val_metric=AT_CHANCE)
+    run.evals.train_metric = [0.3, 0.5, 0.6, 0.7]
+    (f,) = findings(run)
+    assert f.evidence["cause"] == "labels" and "targets belong to the inputs" in f.fixes[0].text
+
+
+def test_train_subset_at_chance_with_healthy_steps_points_at_regularisation():
+    run = record(FLAT, val_metric=AT_CHANCE)
+    run.evals.train_metric = [0.1] * 4
+    run.weight_decay = 1e-4  # some regularisation, too weak to dominate the update
+    (f,) = findings(run)
+    assert f.evidence["cause"] == "regularisation" and "regularisation" in f.fixes[0].text
+    assert "targets belong" in f.fixes[1].text
+
+
+def test_train_subset_at_chance_without_regulariser_blames_size_or_data():
+    run = record(FLAT, val_metric=AT_CHANCE)
+    run.evals.train_metric = [0.1] * 4
+    run.data.n_train, run.model.n_trainable = 1000, 500  # too few weights to memorise: capacity first
+    (f,) = findings(run)
+    assert f.evidence["cause"] == "cannot_fit" and "capacity" in f.fixes[0].text
+    run.model.n_trainable = 50_000  # could memorise the data and still fits nothing: the data first
+    (f,) = findings(run)
+    assert "targets belong" in f.fixes[0].text

@@ -102,3 +102,20 @@ def test_warmup_fix_is_a_complete_spec_edit():
     assert scheduled.spec_edits == {"scheduler.warmup_steps": 12}
     enough = _warmup_fix(RunRecord(steps_planned=200, scheduler_class="X", warmup_steps=100), best_step=5)
     assert not enough.applicable
+
+
+def test_weight_decay_that_dominates_comes_before_the_lr():
+    """Coupled SGD decay at lr·wd > 2 flips every weight's sign and grows it: the decay is the cause."""
+    from trainlint.probe.record import LayerSeries
+
+    run = record(CLIMB, lr=0.5, ratio=0.05)
+    s = run.update_ratio.steps
+    run.layer_param_norm = LayerSeries(list(run.update_ratio.names), list(s), [[1.4] * 3 for _ in s])
+    run.layer_grad_norm = LayerSeries(list(run.update_ratio.names), list(s), [[0.1] * 3 for _ in s])
+    run.optimizer_class, run.weight_decay = "SGD", 5.0
+    (f,) = findings(run)
+    assert f.config_key == f.fixes[0].config_key == "optimizer.args.weight_decay"
+    assert f.fixes[1].config_key == "optimizer.lr"
+    run.weight_decay = 5e-4
+    (g,) = findings(run)
+    assert g.config_key == g.fixes[0].config_key == "optimizer.lr"

@@ -89,3 +89,12 @@ def test_message_says_rose_when_the_loss_ended_higher():
     assert f.message.endswith(f"and rose {-f.evidence['relative_drop']:.0%} overall") and "-" not in f.message[-20:]
     (g,) = findings(record([2.3] * 50 + ([1.2] * 8 + [3.0] * 2) * 5))
     assert g.message.endswith("and fell only 48% overall")
+
+
+def test_raw_regression_targets_come_before_the_lr():
+    run = record(BOUNCE, lr=0.5, ratio=0.05)
+    run.optimizer_class = "SGD"
+    run.task, run.data.target_rms, run.data.target_mean, run.data.target_std = "regression", [170.0], [151.0], [77.0]
+    (f,) = findings(run)
+    assert "standardise the regression targets" in f.fixes[0].text and f.config_key == "dataset"
+    assert f.fixes[1].config_key == "optimizer.lr"

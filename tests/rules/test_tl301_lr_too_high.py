@@ -96,3 +96,84 @@ def test_diverging_uses_ratios_before_the_best_level():
 def test_not_evaluated_without_update_ratios():
     found, skipped = evaluate(record(NAN, ratio=None), rules=[lr_too_high])
     assert found == [] and "update ratios" in skipped[0].reason
+
+
+# --- attribution: large steps or instability that another knob explains (issue 12) ---------------
+
+def _norms(run, weight: float = 1.4, grad: float = 0.1):
+    from trainlint.probe.record import LayerSeries
+
+    s = run.update_ratio.steps
+    run.layer_param_norm = LayerSeries(list(run.update_ratio.names), list(s), [[weight] * 3 for _ in s])
+    run.layer_grad_norm = LayerSeries(list(run.update_ratio.names), list(s), [[grad] * 3 for _ in s])
+    return run
+
+
+def coupled_decay(wd: float):
+    """SGD lr 0.05 at a stalled loss, steps of 25 % of the weights; wd·‖w‖ vs ‖g‖ = wd·14."""
+    run = _norms(record(DEAD, lr=0.05, ratio=0.25))
+    run.optimizer_class, run.weight_decay = "SGD", wd
+    return run
+
+
+def frozen_backbone(kind):
+    run = record(kind, lr=1e-3, ratio=0.05)
+    run.model.n_trainable, run.model.n_params = 650, 11_000_000
+    return run
+
+
+def raw_targets():
+    run = record(NAN, lr=0.01, ratio=6.6)
+    run.optimizer_class = "SGD"
+    run.task, run.data.target_rms, run.data.target_mean, run.data.target_std = "regression", [170.0], [151.0], [77.0]
+    return run
+
+
+def test_decay_that_makes_the_steps_is_not_the_lr():
+    assert findings(coupled_decay(5.0)) == []  # pull 70: the gradient's share of 0.25 is 3.5e-3
+
+
+def test_usual_decay_keeps_the_lr_blamed():
+    (f,) = findings(coupled_decay(5e-4))  # pull 7e-3: the steps are the gradient's
+    assert f.config_key == "optimizer.lr"
+
+
+def test_a_handful_of_trainable_weights_stalled_is_not_the_lr():
+    assert findings(frozen_backbone(DEAD)) == []
+    assert findings(frozen_backbone(BOUNCE)) == []
+
+
+def test_a_frozen_backbone_that_blew_up_still_overshot():
+    (f,) = findings(frozen_backbone(NAN))
+    assert f.severity.value == "error"
+
+
+def test_raw_regression_targets_are_left_to_tl103():
+    assert findings(raw_targets()) == []
+
+
+def test_a_run_that_trains_well_is_not_flagged():
+    """Bounces with large steps, yet validation reached 95 % of the way to perfect (raw pixels at 94 %)."""
+    assert findings(record(BOUNCE, lr=0.5, ratio=0.05, val_metric=[0.5, 0.8, 0.9, 0.955])) == []
+
+
+def test_severity_follows_the_consequence():
+    (f,) = findings(record(BOUNCE, lr=0.5, ratio=0.05, val_metric=[0.3, 0.5, 0.6, 0.7]))  # 67 % of the way
+    assert f.severity.value == "warning"
+    (g,) = findings(record(BOUNCE, lr=0.5, ratio=0.05, val_metric=[0.1, 0.1, 0.1, 0.2]))
+    assert g.severity.value == "error"
+
+
+def test_a_stall_under_a_collapsed_schedule_is_left_to_tl303():
+    """Adadelta at lr 1 with StepLR(1, 0.7) per step: steps of 5 % before the LR vanished, then a flat loss."""
+    lrs = [1.0 * 0.7**i for i in range(100)]
+    assert findings(record(DEAD, lr=1.0, lr_series=lrs, ratio=0.05)) == []
+    assert findings(record(DEAD, lr=1.0, ratio=0.05))  # the same steps without the collapse: the LR
+
+
+def test_raw_targets_under_adam_leave_the_lr_blamed():
+    """Adam's step does not grow with the targets' scale: a blow-up there is the LR's."""
+    run = raw_targets()
+    run.optimizer_class = "Adam"
+    (f,) = findings(run)
+    assert f.config_key == "optimizer.lr"

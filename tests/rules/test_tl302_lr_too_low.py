@@ -19,11 +19,17 @@ SLOW = [2.3 - 0.5 * i / 90 for i in range(100)]  # 20 % drop
 FIRES = [
     ("tiny_updates_flat", record(FLAT, lr=1e-7, ratio=1e-6, val_metric=AT_CHANCE)),
     ("slow_progress", record(SLOW, lr=1e-5, ratio=2e-5)),
-    ("ratio_just_below", record(FLAT, ratio=9e-5, val_metric=AT_CHANCE)),
+    ("ratio_just_below", record(FLAT, ratio=2.9e-4, val_metric=AT_CHANCE)),
+    # Adam at LR/100: a sign-step first update 2e-4, then 1e-4 (the peak alone would hide it)
+    ("adam_lr_div100", record(FLAT, lr=1e-5, ratio=[2e-4] + [1e-4] * 9, val_metric=AT_CHANCE)),
+    # Adagrad at LR/100: its first step (no accumulated squares yet) is 20x its later ones
+    ("adagrad_lr_div100", record(FLAT, lr=2e-4, ratio=[4e-3] + [2e-4] * 9, val_metric=AT_CHANCE)),
 ]
 
 QUIET = [
-    ("ratio_just_above", record(FLAT, ratio=1.1e-4, val_metric=AT_CHANCE)),
+    ("ratio_just_above", record(FLAT, ratio=3.1e-4, val_metric=AT_CHANCE)),
+    ("one_layer_moves", record(FLAT, ratio=1e-5, val_metric=AT_CHANCE)),  # patched below: the last layer 1e-3
+    ("first_step_blew_the_weights_up", record(FLAT, ratio=[1e-2] + [1e-5] * 9, val_metric=AT_CHANCE)),
     ("healthy", record(noisy(decaying(100), 0.1), ratio=1e-3, val_metric=[0.5, 0.8, 0.9, 0.95])),
     ("small_updates_good_progress", record(noisy(decaying(100), 0.1), ratio=1e-6)),
     ("metric_well_above_chance", record(FLAT, ratio=1e-6, val_metric=[0.4, 0.5, 0.6, 0.7])),
@@ -33,6 +39,9 @@ QUIET = [
     ("too_short", record(FLAT[:15], ratio=1e-6)),
     ("vanishing_gradients", vanishing(record(FLAT, ratio=1e-6, val_metric=AT_CHANCE))),
 ]
+
+
+QUIET[1][1].update_ratio.values = [[1e-5, 1e-5, 1e-3] for _ in QUIET[1][1].update_ratio.values]
 
 
 def findings(run):
@@ -45,7 +54,8 @@ def findings(run):
 def test_fires(name, run):
     (f,) = findings(run)
     assert f.code == "TL302" and f.severity.value == "warning"
-    assert f.evidence["update_ratio_peak"] < f.evidence["max_update_ratio"] == 1e-4
+    assert f.evidence["update_ratio_median"] < f.evidence["max_update_ratio"] == 3e-4
+    assert f.evidence["update_ratio_largest_layer"] < 3 * 3e-4 and f.evidence["update_ratio_peak"] < 30 * 3e-4
     assert f.config_key == f.fixes[0].config_key == "optimizer.lr"
     assert f.fixes[0].value == f.evidence["suggested_lr"] > run.lr
 

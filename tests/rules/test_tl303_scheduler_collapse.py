@@ -41,6 +41,9 @@ FIRES = [
     ("custom_schedule", sched(step_lr(20, 0.001), scheduler_class="LambdaLR")),
     ("warmup_longer_than_probe", sched(warmup(20000), warmup_steps=20000)),
     ("ramp_never_done", sched(warmup(2000), scheduler_class="LinearLR")),
+    # whatever the loss did: converged, or flat because the LR was gone before it could fall
+    ("converged_before_collapse", sched(step_lr(20, 0.001), loss=CONVERGED, scheduler_class="StepLR")),
+    ("per_epoch_steplr_flat_loss", sched(step_lr(1, 0.7), loss=[2.3] * N, scheduler_class="StepLR")),
 ]
 
 QUIET = [
@@ -49,7 +52,6 @@ QUIET = [
     ("cosine_restarts_dip", sched(cosine(50), scheduler_class="CosineAnnealingWarmRestarts")),
     ("collapse_after_half", sched(step_lr(102, 0.001), scheduler_class="StepLR")),
     ("default_steplr", sched(step_lr(N // 3, 0.1), scheduler_class="StepLR")),  # 1 % at 67 %
-    ("converged_before_collapse", sched(step_lr(20, 0.001), loss=CONVERGED, scheduler_class="StepLR")),
     ("warmup_half_the_run", sched(warmup(100), warmup_steps=100)),
     ("warmup_peak_just_above", sched(warmup(790), warmup_steps=790)),  # peaks at 25.3 %
     ("too_short", record(LOSS[:5], lr_series=step_lr(2, 0.001)[:5])),
@@ -90,8 +92,17 @@ def test_steplr_collapse_evidence_and_fix():
     assert "16 optimizer steps each" in per_epoch.text
 
 
-def test_exponential_gamma_is_slowed_to_reach_the_floor_at_the_end():
+def test_exponential_per_epoch_gamma_is_stepped_per_epoch():
+    """gamma 0.9 is an epoch's decay: per epoch first, or the same decay spread over 16 steps."""
     (f,) = findings(sched([1e-3 * 0.9**i for i in range(N)], scheduler_class="ExponentialLR"))
+    assert f.fixes[0].config_key == "scheduler.interval" and f.fixes[0].value == "epoch"
+    assert f.fixes[1].config_key == "scheduler.args.gamma"
+    assert f.fixes[1].value == pytest.approx(0.9 ** (1 / 16), abs=1e-4)
+
+
+def test_exponential_gamma_is_slowed_to_reach_the_floor_at_the_end():
+    # one batch per epoch: nothing reads as epochs, the schedule is slowed to the run
+    (f,) = findings(sched([1e-3 * 0.9**i for i in range(N)], scheduler_class="ExponentialLR", n_train=64))
     assert f.evidence["collapse_step"] == 44  # 0.9**44 < 1 %
     gamma = f.fixes[0].value
     assert f.fixes[0].config_key == "scheduler.args.gamma"
@@ -122,3 +133,28 @@ def test_long_warmup_is_shortened():
 def test_ramp_without_warmup_offers_removing_the_scheduler():
     (f,) = findings(sched(warmup(2000), scheduler_class="LinearLR"))
     assert f.config_key == "scheduler" and [x.config_key for x in f.fixes] == ["scheduler"]
+
+
+def test_per_epoch_schedule_stepped_per_step_suggests_epoch_interval():
+    """pytorch/examples' StepLR(step_size=1, gamma=0.7), stepped per batch: 1 % by step 13."""
+    (f,) = findings(sched(step_lr(1, 0.7), loss=[2.3] * N, scheduler_class="StepLR", n_train=1437, batch_size=64))
+    assert f.evidence["collapse_step"] == 13 and f.evidence["looks_per_epoch"]
+    assert f.evidence["steps_per_epoch"] == 23
+    assert f.config_key == "scheduler.interval"
+    assert (f.fixes[0].config_key, f.fixes[0].value, f.fixes[0].applicable) == ("scheduler.interval", "epoch", True)
+    assert (f.fixes[1].config_key, f.fixes[1].value) == ("scheduler.args.step_size", 23)  # 1 epoch in steps
+    assert "had not started falling" in f.message
+
+
+def test_schedule_already_per_epoch_is_not_told_to_step_per_epoch():
+    """Drops an epoch or more apart are not a per-epoch schedule stepped per batch."""
+    (f,) = findings(sched(step_lr(20, 0.001), scheduler_class="StepLR", n_train=640, batch_size=64))
+    assert not f.evidence["looks_per_epoch"] and f.fixes[0].config_key == "scheduler.args.step_size"
+
+
+def test_a_schedule_already_stepped_per_epoch_is_not_told_to_convert_epochs():
+    """LR drops exactly at epoch boundaries (16 steps): the schedule already runs per epoch."""
+    lrs = [1e-3 * 0.01 ** (i // 16) for i in range(N)]
+    (f,) = findings(sched(lrs, scheduler_class="StepLR", n_train=1000, batch_size=64))
+    assert not f.evidence["looks_per_epoch"]
+    assert not any("epoch" in x.text for x in f.fixes)

@@ -162,3 +162,24 @@ def structure_advice(model) -> str:
     if skip:
         return "add normalisation layers (layer or batch norm) inside the blocks"
     return "add normalisation layers or residual connections to deep stacks"
+
+
+def not_updated(run) -> list[str]:
+    """Layers whose weights never moved although their gradient was non-zero: outside the optimizer.
+
+    Why both: a layer with no gradient is "unused"; a layer with a gradient and an exactly-zero
+    update at every sample was never handed to the optimizer (no optimizer rounds a non-zero step
+    to exactly zero at every sample).
+    """
+    u, g = run.update_ratio, run.layer_grad_norm
+    if len(u) < 2 or not g.values:
+        return []
+    grads = {n: max(g.layer(n)) for n in g.names}
+    return [n for n in u.names if all(v == 0.0 for v in u.layer(n)) and grads.get(n, 0.0) > 0]
+
+
+def weight_share(run, layers: list[str]) -> float:
+    """Share of the recorded weight norm² these layers hold (a proxy for their share of the weights)."""
+    w = run.layer_param_norm.last()
+    total = sum(v * v for v in w.values())
+    return sum(w.get(n, 0.0) ** 2 for n in layers) / total if total > 0 else 0.0

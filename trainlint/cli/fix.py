@@ -103,13 +103,12 @@ def verify_with_progress(loaded: LoadedSpec, outcome, select: list[str], ignore:
 def _render(outcome, verification, quiet: bool, verbose: bool) -> None:
     from rich.text import Text
 
-    from trainlint.report.text import finding_lines
+    from trainlint.report.text import findings_lines
     from trainlint.report.verification import verification_lines
 
     out = console()
-    for finding in outcome.report.findings:
-        for line in finding_lines(outcome.report, finding, verbose):
-            out.print(line, highlight=False)
+    for line in findings_lines(outcome.report, verbose):  # root causes, their consequences indented
+        out.print(line, highlight=False)
     if quiet or verification is None:
         return
     if outcome.report.findings:

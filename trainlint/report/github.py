@@ -8,6 +8,7 @@ notice for the other severities). Escaping follows the workflow-command spec: in
 from __future__ import annotations
 
 from trainlint.report.model import Report
+from trainlint.report.summary import groups, roots_text
 from trainlint.rules.base import Finding
 
 COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
@@ -37,6 +38,8 @@ def annotation(report: Report, finding: Finding) -> str:
             props.append(f"col={finding.config_column}")
     props.append(f"title={escape_property(f'{finding.code} {finding.rule}')}")
     message = finding.message
+    if finding.caused_by is not None:
+        message = f"(a consequence of {finding.caused_by}: fix that first) {message}"
     if finding.fixes:
         message += "\nfix: " + finding.fixes[0].text
     return f"::{COMMAND[finding.severity.value]} {','.join(props)}::{escape_data(message)}"
@@ -44,8 +47,9 @@ def annotation(report: Report, finding: Finding) -> str:
 
 def render_github(report: Report) -> str:
     """One annotation per finding, then a plain summary line for the job log."""
-    lines = [annotation(report, f) for f in report.findings]
+    lines = [annotation(report, f) for root, members in groups(report) for f in (root, *members)]
     c = report.summary.counts
+    roots = f"; {text}" if (text := roots_text(report)) else ""
     lines.append(f"trainlint {report.command} {repo_path(report.config_path)}: {report.summary.status} "
-                 f"({c.error} error, {c.warning} warning, {c.info} info)")
+                 f"({c.error} error, {c.warning} warning, {c.info} info{roots})")
     return "\n".join(lines) + "\n"

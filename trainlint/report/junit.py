@@ -20,6 +20,8 @@ def fails(finding: Finding, fail_on: str) -> bool:
 
 def _describe(report: Report, f: Finding) -> str:
     lines = [f"{location(report, f)} {f.code} {f.rule} [{f.severity.value}]: {f.message}"]
+    if f.caused_by is not None:
+        lines.append(f"  caused by: {f.caused_by} (fix that first)")
     lines += [f"  fix: {fix.text}" for fix in f.fixes]
     if f.evidence:
         lines.append(f"  evidence: {evidence_text(f)}")

@@ -8,7 +8,7 @@ evaluated, and the plots linked by file name (report.md sits next to them in `--
 from __future__ import annotations
 
 from trainlint.report.model import Report
-from trainlint.report.summary import evidence_text, location, summary_rows
+from trainlint.report.summary import evidence_text, groups, location, roots_text, summary_rows
 from trainlint.rules.base import Finding
 
 ICON = {"error": "🔴 error", "warning": "🟠 warning", "info": "🔵 info"}
@@ -35,15 +35,22 @@ def code(text: str) -> str:
     return f"`{text}`" if "`" not in text else f"`` {text} ``"
 
 
+# A consequence's rule cell starts with this, under its root cause's row.
+CONSEQUENCE = "↳ "
+
+
 def _finding_row(report: Report, f: Finding) -> str:
     fix = f.fixes[0].text if f.fixes else ""
-    return (f"| {ICON[f.severity.value]} | {code(f.code)} {cell(f.rule)} | {code(location(report, f))} "
+    lead = CONSEQUENCE if f.caused_by is not None else ""
+    return (f"| {ICON[f.severity.value]} | {lead}{code(f.code)} {cell(f.rule)} | {code(location(report, f))} "
             f"| {cell(f.message)} | {cell(fix)} |")
 
 
 def _details(report: Report, f: Finding) -> list[str]:
     lines = [f"### {f.code} {f.rule}", "", f"{ICON[f.severity.value]} at {code(location(report, f))}"
              + (f", step {f.step}" if f.step is not None else "") + f": {prose(f.message)}", ""]
+    if f.caused_by is not None:
+        lines += [f"{CONSEQUENCE}A consequence of {code(f.caused_by)}: fix that first.", ""]
     if f.fixes:
         lines.append("Fixes, best first:")
         lines.append("")
@@ -66,10 +73,15 @@ def render_markdown(report: Report) -> str:
     lines += [f"| {cell(label)} | {cell(value)} |" for label, value in summary_rows(report)]
     lines.append("")
     if report.findings:
-        lines += ["## Findings", "", "| severity | rule | where | message | best fix |", "|---|---|---|---|---|"]
-        lines += [_finding_row(report, f) for f in report.findings]
+        ordered = [f for root, members in groups(report) for f in (root, *members)]
+        lines += ["## Findings", ""]
+        if roots := roots_text(report):
+            lines += [f"**{roots}**: fix the root causes first; {CONSEQUENCE.strip()} marks a consequence of "
+                      "the root cause above it.", ""]
+        lines += ["| severity | rule | where | message | best fix |", "|---|---|---|---|---|"]
+        lines += [_finding_row(report, f) for f in ordered]
         lines.append("")
-        for f in report.findings:
+        for f in ordered:
             lines += _details(report, f)
     else:
         lines += ["No findings.", ""]

@@ -10,7 +10,7 @@ import platform
 import sys
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from trainlint import __version__
 from trainlint.analysis.generalization import final_val_metric
@@ -72,6 +72,51 @@ class RuleRef(BaseModel):
     rule: str
 
 
+class RootCause(BaseModel):
+    """A finding no other finding explains, with the findings it explains (fix it first)."""
+
+    code: str
+    rule: str
+    severity: Severity
+    finding: int = Field(description="Index of the root cause's finding in `findings`.")
+    consequences: list[str] = Field(
+        default_factory=list, description="Codes of the findings it explains, directly or through another, "
+                                          "in report order.")
+    consequence_findings: list[int] = Field(default_factory=list, description="Their indices in `findings`.")
+
+
+def root_causes_of(findings: list[Finding]) -> list[RootCause]:
+    """Every root cause with its consequences, most important first: the most severe group, then
+    the one explaining most, then by code. An info finding is listed only when it explains others.
+
+    Why derived from `caused_by` alone: report.json's two views of the links can never disagree.
+    """
+    from trainlint.rules.causes import root_of
+
+    roots: dict[int, list[int]] = {}
+    for i, f in enumerate(findings):
+        if f.caused_by is None:
+            roots.setdefault(i, [])
+    for i, f in enumerate(findings):
+        if f.caused_by is not None:
+            root = root_of(f, findings)
+            j = next(k for k, g in enumerate(findings) if g is root)
+            roots.setdefault(j, []).append(i)
+    out = []
+    for i, members in roots.items():
+        f = findings[i]
+        if f.severity == Severity.INFO and not members:
+            continue
+        out.append(RootCause(code=f.code, rule=f.rule, severity=f.severity, finding=i,
+                             consequences=[findings[k].code for k in members], consequence_findings=members))
+
+    def importance(r: RootCause) -> tuple:
+        worst = max([r.severity.rank, *(findings[k].severity.rank for k in r.consequence_findings)])
+        return (-worst, -len(r.consequences), r.finding)
+
+    return sorted(out, key=importance)
+
+
 class Report(BaseModel):
     schema_version: int = SCHEMA_VERSION
     trainlint_version: str = __version__
@@ -90,6 +135,12 @@ class Report(BaseModel):
     verification: Verification | None = Field(
         None, description="What `--verify-fixes` re-ran and found (null when it was not asked for)."
     )
+
+    @computed_field(description="The findings to fix first, each with the findings it explains (derived from "
+                                "each finding's `caused_by`, so the two never disagree), most important first.")
+    @property
+    def root_causes(self) -> list[RootCause]:
+        return root_causes_of(self.findings)
 
 
 def _finite(value: float | None) -> float | None:

@@ -43,9 +43,30 @@ def evidence_text(finding: Finding) -> str:
     return ", ".join(f"{k}={fmt(v)}" for k, v in finding.evidence.items())
 
 
+def groups(report: Report) -> list[tuple[Finding, list[Finding]]]:
+    """Each root cause with the findings it explains, most important first; then any finding that
+    is neither (an info note), in report order. Every finding appears exactly once."""
+    out = [(report.findings[r.finding], [report.findings[k] for k in r.consequence_findings])
+           for r in report.root_causes]
+    placed = {id(f) for root, members in out for f in (root, *members)}
+    return out + [(f, []) for f in report.findings if id(f) not in placed]
+
+
+def roots_text(report: Report) -> str:
+    """``1 root cause (TL301), 4 consequences``; empty when no finding explains another."""
+    n = sum(len(r.consequences) for r in report.root_causes)
+    if not n:
+        return ""
+    roots = [r.code for r in report.root_causes]
+    return (f"{len(roots)} root cause{'s' if len(roots) != 1 else ''} ({', '.join(roots)}), "
+            f"{n} consequence{'s' if n != 1 else ''}")
+
+
 def counts_text(report: Report) -> str:
     c = report.summary.counts
     text = f"{c.error} error, {c.warning} warning, {c.info} info"
+    if roots := roots_text(report):
+        text += f"; {roots}"
     n = len(report.not_evaluated)
     if n:
         text += f"; {n} rule{'s' if n != 1 else ''} not evaluated"

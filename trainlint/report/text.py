@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from trainlint.report.model import Report
-from trainlint.report.summary import evidence_text, location, summary_rows
+from trainlint.report.summary import evidence_text, groups, location, summary_rows
 from trainlint.rules.base import Finding
 
 STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -23,16 +23,36 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def finding_lines(report: Report, finding: Finding, verbose: bool = False) -> list[Text]:
-    """The finding's line, its top fix (every fix with `verbose`), and its evidence (`verbose`)."""
+CONSEQUENCE = "  ↳ "  # marks a finding explained by the root cause printed above it
+
+
+def finding_lines(report: Report, finding: Finding, verbose: bool = False, root: Finding | None = None) -> list[Text]:
+    """The finding's line, its top fix (every fix with `verbose`), and its evidence (`verbose`).
+
+    A consequence (`root` given) is indented under its root cause without a fix line unless
+    `verbose`: the root's fix comes first, and a consequence's own advice is for after it.
+    """
     style = STYLE[finding.severity.value]
-    head = Text.assemble((location(report, finding), "bold"), " ",
+    lead = CONSEQUENCE if root is not None else ""
+    pad = " " * len(lead) + "    "
+    head = Text.assemble(lead, (location(report, finding), "bold"), " ",
                          (f"{finding.code} {finding.rule}", style), "  ", one_line(finding.message))
     lines = [head]
-    for fix in finding.fixes if verbose else finding.fixes[:1]:
-        lines.append(Text.assemble("    ", ("fix:", "dim"), " ", fix.text))
+    fixes = finding.fixes if verbose else [] if root is not None else finding.fixes[:1]
+    for fix in fixes:
+        lines.append(Text.assemble(pad, ("fix:", "dim"), " ", fix.text))
     if verbose and finding.evidence:
-        lines.append(Text.assemble("    ", ("evidence:", "dim"), " ", (evidence_text(finding), "dim")))
+        lines.append(Text.assemble(pad, ("evidence:", "dim"), " ", (evidence_text(finding), "dim")))
+    return lines
+
+
+def findings_lines(report: Report, verbose: bool = False) -> list[Text]:
+    """Every finding: each root cause, then its consequences indented under it (`summary.groups`)."""
+    lines: list[Text] = []
+    for root, consequences in groups(report):
+        lines += finding_lines(report, root, verbose)
+        for finding in consequences:
+            lines += finding_lines(report, finding, verbose, root=root)
     return lines
 
 
@@ -52,9 +72,8 @@ def summary_lines(report: Report, out_dir: str | None = None, verbose: bool = Fa
 def render_text(report: Report, console: Console, verbose: bool = False, quiet: bool = False,
                 out_dir: str | None = None) -> None:
     """Print the findings list and (unless `quiet`) the summary."""
-    for finding in report.findings:
-        for line in finding_lines(report, finding, verbose):
-            console.print(line, highlight=False)
+    for line in findings_lines(report, verbose):
+        console.print(line, highlight=False)
     if quiet:
         return
     if report.findings:

@@ -1,8 +1,8 @@
 """The "Verified fixes" section of the terminal report and report.md (`--verify-fixes`, `trainlint fix`).
 
-One entry per fix re-run, in finding order: ✓ resolved / ✗ not resolved, the edits made (old →
+One entry per fix re-run, root causes first: ✓ resolved / ✗ not resolved, the edits made (old →
 new value), then what the re-run showed (the findings gone and appeared, the validation metric
-and the final train loss before → after). Then the findings that could not be tried and the fixed
+and the final train loss before → after); then the consequences their root cause's fix cleared. Then the findings that could not be tried and the fixed
 spec, with its unified diff in verbose mode (the terminal) and always in report.md.
 """
 
@@ -14,7 +14,7 @@ from rich.text import Text
 
 from trainlint.analysis.wording import no_negative_zero, num
 from trainlint.compare.ranking import fmt_metric
-from trainlint.verify.model import FixCheck, Verification, VerifiedFix
+from trainlint.verify.model import ClearedByRoot, FixCheck, Verification, VerifiedFix
 
 MAX_VALUE = 40
 
@@ -66,6 +66,9 @@ def verification_lines(v: Verification, verbose: bool = False) -> list[Text]:
             edit_text(vf), ": ", ("resolved" if ok else "not resolved", "green" if ok else "red"),
             (f" (attempt {vf.attempt})" if vf.attempt > 1 else "", "dim")))
         lines.append(Text.assemble("      ", (_others(vf, v), "dim")))
+    for c in v.cleared_by_root:
+        lines.append(Text.assemble("  ", ("✓", "green"), " ", (f"{c.code} {c.rule}", "bold"), "  ",
+                                   ("resolved", "green"), f" by the fix of its root cause: {cleared_text(c, v)}"))
     for nt in v.not_tried:
         lines.append(Text.assemble("  ", ("–", "dim"), " ", (f"{nt.code} {nt.rule}", "bold"), "  not tried: ",
                                    (nt.reason, "dim")))
@@ -83,6 +86,13 @@ def verification_lines(v: Verification, verbose: bool = False) -> list[Text]:
     elif v.verified_fixes:
         lines.append(Text.assemble("  ", ("fixed spec", "bold"), "  none: no fix resolved its finding"))
     return lines
+
+
+def cleared_text(c: ClearedByRoot, v: Verification) -> str:
+    """``TL301, optimizer.lr 0.5 → 0.06`` for a consequence its root cause's fix cleared."""
+    root = next((vf for vf in v.verified_fixes if vf.finding == c.root_finding and vf.edits == c.edits), None)
+    edits = edit_text(root) if root is not None else ", ".join(f"{k} → {show_value(val)}" for k, val in c.edits.items())
+    return f"{c.root}, {edits}"
 
 
 def _others(vf: VerifiedFix, v: Verification) -> str:
@@ -128,6 +138,9 @@ def verification_markdown(v: Verification) -> list[str]:
             attempt = f" (attempt {vf.attempt})" if vf.attempt > 1 else ""
             lines.append(f"| {mark}{attempt} | {code(vf.code)} {cell(vf.rule)} | {code(edit_text(vf))} "
                          f"| {cell(_others(vf, v))} |")
+        for c in v.cleared_by_root:
+            lines.append(f"| ✅ resolved by its root cause | ↳ {code(c.code)} {cell(c.rule)} | "
+                         f"{code(cleared_text(c, v))} | {cell(f'gone with the fix of {c.root}')} |")
         lines.append("")
     if v.not_tried:
         lines += ["Not tried (the best fix is not a spec edit):", ""]

@@ -84,6 +84,9 @@ class Finding(BaseModel):
     config_key: str | None = None
     config_line: int | None = None
     config_column: int | None = None
+    caused_by: str | None = Field(
+        None, description="The code of the finding this one is a consequence of (set by the engine from the "
+                          "record: rules.causes); null for a root cause.")
 
     # A rule's `{x:.0%}` of a tiny negative number reads "-0%": people are shown "0%".
     _no_negative_zero = field_validator("message")(no_negative_zero)

@@ -10,6 +10,7 @@ from trainlint.analysis.wording import count
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, NotEvaluated, Rule, Stage
 from trainlint.rules.catalog import all_rules
+from trainlint.rules.causes import settle
 from trainlint.rules.selection import is_selected
 
 STAGE_ORDER = {Stage.STATIC: 0, Stage.FIRST_BATCH: 1, Stage.RUN: 2}
@@ -22,6 +23,9 @@ def evaluate(record: RunRecord, *, select: Iterable[str] = (), ignore: Iterable[
              ) -> tuple[list[Finding], list[NotEvaluated]]:
     """Findings of every selected rule, and the rules that could not be evaluated (with why).
 
+    Once every rule has run, `rules.causes.settle` links consequences to their root cause,
+    reconciles their fixes, and lowers run-stage errors on a run that ended good.
+
     Args:
         record: what the probe measured.
         select, ignore: codes, names or prefixes (empty select = all).
@@ -33,7 +37,8 @@ def evaluate(record: RunRecord, *, select: Iterable[str] = (), ignore: Iterable[
     select, ignore, thresholds = list(select), list(ignore), thresholds or {}
     findings: list[Finding] = []
     skipped: list[NotEvaluated] = []
-    for rule in rules if rules is not None else all_rules():
+    considered = list(rules if rules is not None else all_rules())
+    for rule in considered:
         if not is_selected(rule, select, ignore) or STAGE_ORDER[rule.stage] > STAGE_ORDER[up_to]:
             continue
         missing = [q for q in rule.requires if not record.has(q)]
@@ -50,6 +55,7 @@ def evaluate(record: RunRecord, *, select: Iterable[str] = (), ignore: Iterable[
             skipped.append(_internal_error(rule, exc))
             continue
         findings.extend(found)
+    settle(findings, record, {r.code for r in considered if r.stage == Stage.RUN})
     findings.sort(key=lambda f: (-f.severity.rank, f.code))
     return findings, skipped
 

@@ -20,6 +20,10 @@ same seed, hence the same initial weights and data order, so the difference is t
 An original run that ended without a finite metric (its loss turned NaN before an evaluation)
 is compared as if it were at chance level: a fix must then beat a trivial predictor, not nothing.
 
+5. the re-run's validation metric is not still at chance (`at_chance`): a fix that silences a
+   finding while the model still predicts no better than a trivial predictor (0.085 → 0.094
+   accuracy, chance 0.1) has not fixed the run, whatever the codes say.
+
 Pure functions of plain data: testable on fabricated results.
 """
 
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from trainlint.analysis.generalization import progress_over_chance
 from trainlint.analysis.wording import no_negative_zero
 from trainlint.compare.ranking import (
     VariantResult,
@@ -39,6 +44,7 @@ from trainlint.compare.ranking import (
 from trainlint.verify.model import FixCheck
 
 LOUD = ("warning", "error")
+NEAR_CHANCE_PROGRESS = 0.1  # TL502's default `min_progress`: under 10 % of the way from chance to perfect
 
 
 @dataclass
@@ -70,6 +76,17 @@ def codes_of(findings: list[dict]) -> list[str]:
     return out
 
 
+def at_chance(metric: float | None, chance: float | None, noise: float | None, higher_is_better: bool) -> bool:
+    """Whether a final validation metric is at (or near) the chance level: no further above it than
+    the run's own noise (`compare.ranking.metric_noise`), or less than `NEAR_CHANCE_PROGRESS` of the
+    way from chance to perfect (where TL502 calls a run underfitting). False without a chance level.
+    """
+    if metric is None or chance is None:
+        return False
+    above = (metric - chance) if higher_is_better else (chance - metric)
+    return above <= (noise or 0.0) or not progress_over_chance(metric, chance, higher_is_better) >= NEAR_CHANCE_PROGRESS
+
+
 def judge(targets: list[str], before: Baseline, after: VariantResult, run_dir: str | None = None) -> FixCheck:
     """Whether the re-run `after` resolved every code in `targets` (module docstring), with the numbers."""
     now = codes_of(after.findings)
@@ -90,7 +107,8 @@ def judge(targets: list[str], before: Baseline, after: VariantResult, run_dir: s
     still = [c for c in targets if c in now]
     completed = after.status == "completed"
     traded = new_errors or (new_warnings if not improved else [])
-    resolved = completed and not still and not traded and not worse
+    chance = at_chance(m1, before.chance_metric, metric_noise(after.val_metric, m1), before.higher_is_better)
+    resolved = completed and not still and not traded and not worse and not chance
     name = f"val {before.metric_name}"
     change = _change(name, m0, m1, delta * sign if delta is not None else None, tolerance)
     if m0 is None and reference is not None:
@@ -99,6 +117,9 @@ def judge(targets: list[str], before: Baseline, after: VariantResult, run_dir: s
         reason = f"the re-run did not complete ({after.status}{': ' + after.error if after.error else ''})"
     elif still:
         reason = f"{' and '.join(still)} still {'fires' if len(still) == 1 else 'fire'}; {change}"
+    elif chance:
+        reason = (f"{', '.join(targets)} gone, but val {before.metric_name} is still at chance "
+                  f"({fmt_metric(before.chance_metric)}): {change}")
     elif traded:
         kind = "error" if new_errors else "warning, and the metric did not improve beyond noise"
         reason = f"{', '.join(targets)} gone, but {', '.join(traded)} appeared ({kind}); {change}"
@@ -107,7 +128,7 @@ def judge(targets: list[str], before: Baseline, after: VariantResult, run_dir: s
     else:
         reason = f"{', '.join(targets)} gone; {change}"
     return FixCheck(
-        resolved=resolved, improved=improved, reason=reason, status=after.status,
+        resolved=resolved, improved=improved, reason=reason, status=after.status, still_at_chance=chance,
         findings_removed=removed, findings_remaining=remaining, findings_added=added,
         worst_after=_worst(after.findings),
         metric_name=before.metric_name, higher_is_better=before.higher_is_better,

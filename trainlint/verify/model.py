@@ -18,9 +18,11 @@ class FixCheck(BaseModel):
     """What one re-run with a fix applied showed, against the original probe (the `verified` object)."""
 
     resolved: bool = Field(description="The run completed, the finding's code is gone, the validation metric is "
-                                       "not worse beyond noise, no new error appeared, and no new warning unless "
-                                       "the metric improved beyond noise.")
+                                       "not worse beyond noise nor still at chance, no new error appeared, and no "
+                                       "new warning unless the metric improved beyond noise.")
     improved: bool = Field(description="The validation metric got better by more than the noise tolerance.")
+    still_at_chance: bool = Field(False, description="The re-run's validation metric is still at (or near) chance: "
+                                                     "never resolved (`judge.at_chance`).")
     reason: str = Field(description="Why it counts as resolved or not, with the numbers.")
     status: str = Field(description="How the re-run ended: completed | non_finite_loss | crashed | failed.")
     findings_removed: list[str] = Field(default_factory=list, description="Warning/error codes gone.")
@@ -62,6 +64,17 @@ class NotTried(BaseModel):
     reason: str
 
 
+class ClearedByRoot(BaseModel):
+    """A consequence that its root cause's fix made disappear: resolved by that fix, not re-run on its own."""
+
+    code: str
+    rule: str
+    finding: int = Field(description="Index of the consequence in `findings`.")
+    root: str = Field(description="Code of the root cause whose fix cleared it.")
+    root_finding: int = Field(description="Index of the root cause in `findings`.")
+    edits: dict[str, Any] = Field(description="The root cause's fix that cleared it: dotted key → value.")
+
+
 class FixedSpec(BaseModel):
     """The spec with every resolving fix applied (`fixed.yaml`, or `<stem>.fixed.yaml` from `trainlint fix`)."""
 
@@ -84,6 +97,8 @@ class Verification(BaseModel):
     wall_seconds: float = 0.0
     execution: str = ""
     verified_fixes: list[VerifiedFix] = Field(default_factory=list)
+    cleared_by_root: list[ClearedByRoot] = Field(
+        default_factory=list, description="Consequences resolved by their root cause's fix (tried first).")
     not_tried: list[NotTried] = Field(default_factory=list)
     fixed_spec: FixedSpec | None = None
 

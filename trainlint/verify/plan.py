@@ -50,6 +50,17 @@ def plan(findings: list[Finding], config: dict[str, Any]) -> Plan:
     return Plan(queues, not_tried)
 
 
+def root_first(findings: list[Finding], indices: list[int]) -> tuple[list[int], list[int]]:
+    """`indices` split into root causes and consequences (`Finding.caused_by`), each in report order.
+
+    Why: a root cause's fix often clears its consequences too (lowering the LR ends the divergence,
+    the dead units and the underfitting alike); trying it first spares their re-runs and reports
+    them as resolved by the fix that actually mattered.
+    """
+    roots = [i for i in indices if findings[i].caused_by is None]
+    return roots, [i for i in indices if findings[i].caused_by is not None]
+
+
 def changes(fix: Fix, config: dict[str, Any]) -> bool:
     """Whether applying `fix` changes the (resolved) spec."""
     return any(value_at(config, key) != value for key, value in fix.spec_edits.items())

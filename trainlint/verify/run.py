@@ -1,5 +1,10 @@
 """Prove the advice: re-run the probe with each finding's fix applied, judge it, write the fixed spec.
 
+Root causes first: the findings no other finding explains (`Finding.caused_by` is null) go
+through the rounds below before their consequences; a consequence that a root cause's resolving
+fix made disappear is reported as cleared by that fix (`cleared_by_root`) and not re-run; the
+remaining consequences then get rounds of their own.
+
 After a probe, each warning or error whose best fix is a spec edit gets that edit re-run as a full
 probe through the compare runner: the same spec and seed, hence the same initial weights and data
 order, with the edit as a `--set`, in parallel processes when that saves time. Rounds: round 1 runs
@@ -30,8 +35,8 @@ from trainlint.spec.loader import LoadedSpec, load_spec
 from trainlint.spec.validate import check_names
 from trainlint.verify import judge as judging
 from trainlint.verify.fixed_spec import as_edits, write_fixed
-from trainlint.verify.model import FixCheck, FixedSpec, Verification, VerifiedFix
-from trainlint.verify.plan import conflicts, edits_key, label, plan, value_at
+from trainlint.verify.model import ClearedByRoot, FixCheck, FixedSpec, Verification, VerifiedFix
+from trainlint.verify.plan import conflicts, edits_key, label, plan, root_first, value_at
 
 FIXED_NAME = "fixed.yaml"
 
@@ -80,14 +85,36 @@ def verify(loaded: LoadedSpec, outcome, options: VerifyOptions) -> Verification:
         chance_metric=record.evals.chance_metric)
     verifier = _Verifier(loaded, options, baseline, outcome.out_dir / "verify")
     todo = plan(report.findings, report.config)
-    verification = Verification(attempts=attempts, not_tried=todo.not_tried)
-    queues = {i: list(q) for i, q in todo.queues.items()}
+    not_tried = sorted(todo.not_tried, key=lambda n: (report.findings[n.finding].caused_by is not None, n.finding))
+    verification = Verification(attempts=attempts, not_tried=not_tried)
+    roots, consequences = root_first(report.findings, list(todo.queues))
+    _rounds(report, verifier, verification, {i: list(todo.queues[i]) for i in roots}, attempts, "")
+    left = {}
+    for i in sorted([*consequences, *(n.finding for n in todo.not_tried if report.findings[n.finding].caused_by)]):
+        cleared = _cleared_by_root(report, verification, i)
+        if cleared is not None:  # also a consequence whose own fix is not a spec edit: its root's fix did it
+            verification.cleared_by_root.append(cleared)
+            verification.not_tried = [n for n in verification.not_tried if n.finding != i]
+        elif i in todo.queues:
+            left[i] = list(todo.queues[i])
+    _rounds(report, verifier, verification, left, attempts, "consequences-" if roots else "")
+    verification.fixed_spec = _fixed_spec(loaded, verification, verifier, options, outcome.out_dir)
+    verification.runs = verifier.runs
+    verification.execution = "; ".join(dict.fromkeys(verifier.executions))
+    verification.wall_seconds = round(time.perf_counter() - started, 3)
+    return verification
+
+
+def _rounds(report, verifier: _Verifier, verification: Verification, queues: dict[int, list[int]],
+            attempts: int, prefix: str) -> None:
+    """Up to `attempts` rounds over the findings of `queues` (finding index → its fixes to try, best first)."""
     tried = {i: 0 for i in queues}
     for round_no in range(1, attempts + 1):
         picks = {i: queue.pop(0) for i, queue in queues.items() if queue}
         if not picks:
             break
-        verifier.run_all([report.findings[i].fixes[j].spec_edits for i, j in picks.items()], round_no)
+        name = f"{prefix}round{round_no}" if prefix else round_no
+        verifier.run_all([report.findings[i].fixes[j].spec_edits for i, j in picks.items()], name)
         this_round: list[VerifiedFix] = []
         for i, j in picks.items():
             finding = report.findings[i]
@@ -104,11 +131,21 @@ def verify(loaded: LoadedSpec, outcome, options: VerifyOptions) -> Verification:
             if vf.verified.resolved or covered:
                 queues[vf.finding] = []
         queues = {i: q for i, q in queues.items() if q}
-    verification.fixed_spec = _fixed_spec(loaded, verification, verifier, options, outcome.out_dir)
-    verification.runs = verifier.runs
-    verification.execution = "; ".join(dict.fromkeys(verifier.executions))
-    verification.wall_seconds = round(time.perf_counter() - started, 3)
-    return verification
+
+
+def _cleared_by_root(report, verification: Verification, i: int) -> ClearedByRoot | None:
+    """The root cause's resolving fix that also made consequence `i` disappear, if one did."""
+    finding = report.findings[i]
+    from trainlint.rules.causes import root_of
+
+    root = root_of(finding, report.findings)
+    j = next(k for k, f in enumerate(report.findings) if f is root)
+    vf = next((v for v in verification.verified_fixes if v.finding == j and v.verified.resolved
+               and finding.code in v.verified.findings_removed), None)
+    if vf is None:
+        return None
+    return ClearedByRoot(code=finding.code, rule=finding.rule, finding=i, root=root.code, root_finding=j,
+                         edits=vf.edits)
 
 
 class _Verifier:
@@ -171,6 +208,9 @@ def _fixed_spec(loaded: LoadedSpec, verification: Verification, verifier: _Verif
             key = edits_key(vf.edits)
             edits, codes, check = groups.setdefault(key, (vf.edits, [], vf.verified))
             codes.append(vf.code)
+    for cleared in verification.cleared_by_root:  # the root's fix resolves its consequences too
+        if (group := groups.get(edits_key(cleared.edits))) is not None and cleared.code not in group[1]:
+            group[1].append(cleared.code)
     if not groups:
         if options.fixed_path is None:
             path.unlink(missing_ok=True)  # a fixed.yaml from an earlier run no longer holds

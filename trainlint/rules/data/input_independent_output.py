@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
+from trainlint.analysis.attribution import decay_dominance
 from trainlint.analysis.lr import lower_lr, stable_update_ratio
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
@@ -34,6 +35,10 @@ def _target_spread(run: RunRecord) -> float:
 
 
 def _lr_fix(run: RunRecord) -> Fix:
+    """Lower the LR, unless weight decay is what makes the updates large (then lower the decay)."""
+    if (decay := decay_dominance(run)) is not None:
+        r = decay.remedy()
+        return Fix(r.text, r.config_key, r.value)
     if run.lr <= 0:
         return Fix("lower optimizer.lr: a collapse during training usually means units killed by too large updates")
     ratio = stable_update_ratio(run).median
@@ -90,9 +95,9 @@ def input_independent_output(run: RunRecord, t: InputIndependentOutputThresholds
             yield Finding(
                 message=f"the output stopped depending on the input during training: sensitivity fell from "
                         f"{first:.3g} at step 0 to {last:.2g} at step {step} (< {limit:.2g})",
-                evidence=evidence | {"collapse_step": drop}, step=drop, config_key="optimizer.lr",
+                evidence=evidence | {"collapse_step": drop}, step=drop, config_key=(first_fix := _lr_fix(run)).config_key or "optimizer.lr",
                 severity=Severity.WARNING,  # a consequence: the LR/dead-unit rules name the cause
-                fixes=[_lr_fix(run), *fixes])
+                fixes=[first_fix, *fixes])
             return
         yield Finding(
             message=f"the output does not depend on the input: sensitivity {first:.2g} at step 0 and "

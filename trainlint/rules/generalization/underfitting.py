@@ -29,7 +29,7 @@ class UnderfittingThresholds(Thresholds):
                     "(acc - chance)/(1 - chance), or for MAE the share of the mean-predictor's error removed. "
                     "Healthy configs reach ≥ 0.32 (diabetes MAE); a linear model on a nonlinear target -0.01.")
     min_update_ratio: float = Field(
-        2e-4, gt=0, description="Update ratio ‖Δw‖/‖w‖ (median over layers, rescaled to optimizer.lr, before "
+        3e-4, gt=0, description="Update ratio ‖Δw‖/‖w‖ (median over layers, rescaled to optimizer.lr, before "
                                 "the loss blew up: as TL203/TL301/TL302 quote it) below which the LR, not the "
                                 "model, is blamed first (CS231n: healthy is ~1e-3).")
     max_update_ratio: float = Field(
@@ -41,16 +41,6 @@ class UnderfittingThresholds(Thresholds):
         description="Share of the way from the loss of predicting the class frequencies to 0 that the train-subset "
                     "loss (eval mode) must reach: below it the model does not fit its own training data whatever "
                     "the validation accuracy. Healthy probes reach ≥ 0.42; dropout 0.95 models 0.005-0.02.")
-    max_dropout_drag: float = Field(
-        0.03, gt=0, description="Training-mode loss minus the eval-mode train-subset loss, as a share of the prior's "
-                                "loss, above which dropout is blamed for a model that does not fit (dropout 0.95: "
-                                "0.06).")
-    heavy_dropout: float = Field(
-        0.8, gt=0, lt=1, description="A dropout module's p from which it is blamed even without the drag measurement "
-                                     "(0.5 is the classic setting, not a fault).")
-    memorise_ratio: float = Field(
-        10.0, gt=0, description="Trainable parameters per training sample above which the model could memorise the "
-                                "training set: failing to fit it then points at the data, not at the model's size.")
     last_evals: int = Field(2, ge=1, description="Evaluations at the end; the best of them is judged (one noisy "
                                                  "evaluation alone does not make a model look untrained).")
     min_evals: int = Field(2, ge=1, description="Fewest evaluations to judge.")
@@ -82,9 +72,9 @@ def underfitting(run: RunRecord, t: UnderfittingThresholds) -> Iterator[Finding]
     that pulls harder than the gradient, most parameters frozen, regression targets on a raw
     scale, updates far too small, labels that do not carry over (the train subset is fitted,
     validation is not). When the updates are healthy and the model still cannot fit: dropout
-    when the training-mode loss sits `max_dropout_drag` above the eval-mode loss (or dropout
-    ≥ `heavy_dropout`), weight decay when there is some, the data when the model has enough parameters to
-    memorise the training set (`memorise_ratio`), else more capacity. With overshooting
+    when the training-mode loss sits well above the eval-mode loss (or dropout ≥ 0.8), weight
+    decay when there is some, the data when the model has enough parameters to memorise the
+    training set, else more capacity. With overshooting
     updates (update ratio above `max_update_ratio`) the LR comes first and capacity is never
     suggested.
     ## Not flagged
@@ -111,7 +101,7 @@ def underfitting(run: RunRecord, t: UnderfittingThresholds) -> Iterator[Finding]
                       if e.train_metric else float("nan"))
     cause = flat_loss_cause(run, low_update_ratio=t.min_update_ratio)
     ratio = stable_update_ratio(run).median
-    fixes, key = _fixes(run, cause, ratio, fit, t)
+    fixes, key = _fixes(run, cause, ratio, t)
     if at_chance:
         judged = "" if fmt_metric(final) == fmt_metric(best) else \
             f" ({fmt_metric(best)} at best over the last {len(e.val_metric[-t.last_evals:])} evaluations)"
@@ -147,54 +137,20 @@ def _fix(r: Remedy) -> Fix:
     return Fix(r.text, config_key=r.config_key, value=r.value)
 
 
-def _dropout_fix(run: RunRecord) -> Fix:
-    """Lower the dropout that the measurements blame: the built-in's argument, the user's modules, or F.dropout."""
-    p = max(run.model.dropout.values(), default=None)
-    if run.model.is_builtin and p is not None:
-        return Fix(f"lower model.args.dropout from {p:g} to 0.1: dropout {p:g} drops almost every unit, so the "
-                   "training loss stays near chance", config_key="model.args.dropout", value=0.1)
-    if p is not None:
-        heavy = [f"`{n}` (p={q:g})" for n, q in run.model.dropout.items() if q >= 0.5] or \
-            [f"`{n}` (p={q:g})" for n, q in run.model.dropout.items()]
-        return Fix(f"lower the dropout probability of {', '.join(heavy[:3])} to ~0.1 (p is the share of units "
-                   "*dropped*, not kept)", config_key="model")
-    return Fix("lower the dropout probability in forward() (`F.dropout(x, p)`: p is the share of units *dropped*, "
-               "not kept) to ~0.1", config_key="model")
-
-
-def _fixes(run: RunRecord, cause, ratio: float, fit: float, t: UnderfittingThresholds) -> tuple[list[Fix], str | None]:
+def _fixes(run: RunRecord, cause, ratio: float, t: UnderfittingThresholds) -> tuple[list[Fix], str | None]:
     """The fixes in the order the record supports; the first one names the knob the evidence blames.
 
-    `flat_loss_cause` (analysis/attribution) decides between a schedule that collapsed, weight decay
-    that dominates, frozen weights, raw target scale, an LR far too low, labels that do not carry
-    over and a model held at chance with healthy updates. The last case is split further here:
-    dropout when the training-mode loss sits well above the eval-mode loss (`max_dropout_drag`) or
-    the model has heavy dropout modules; a model with ≥ `memorise_ratio`x more trainable parameters
-    than training samples can memorise them, so failing to fit points at the data, not the size;
-    otherwise capacity.
+    `flat_loss_cause` (analysis/attribution, shared with TL203) decides between a schedule that
+    collapsed, weight decay that dominates, frozen weights, raw target scale, an LR far too low,
+    labels that do not carry over, dropout or weight decay holding the model at chance, and a
+    model that cannot fit (the data first when it could memorise its training set, else
+    capacity). Overshooting updates that no measured knob explains put the LR first, and then
+    capacity is never suggested.
     """
-    data = Fix("check that the inputs carry the labels: overfit one small batch to 100% first (Karpathy's "
-               "recipe); look for shuffled labels or features lost in preprocessing")
-    capacity = Fix("give the model more capacity (more or wider hidden layers) or train longer",
-                   config_key="model.args" if run.model.is_builtin else "model")
-    if cause.kind in KNOB_CAUSES:  # a measured mechanism (decay, schedule, frozen, target scale, tiny updates)
-        fixes = [_fix(r) for r in cause.remedies]
-        return fixes, fixes[0].config_key if fixes else None
-    if math.isfinite(ratio) and ratio > t.max_update_ratio:  # overshooting updates: the LR first, never capacity
+    if cause.kind not in KNOB_CAUSES and math.isfinite(ratio) and ratio > t.max_update_ratio:
+        data = Fix("check that the inputs carry the labels: overfit one small batch to 100% first (Karpathy's "
+                   "recipe); look for shuffled labels or features lost in preprocessing")
         return [Fix(f"make the training loss fall first (update ratio {ratio:.1e}: the weights move that share of "
                     "their norm per step): see the LR findings", config_key="optimizer.lr"), data], "optimizer.lr"
-    if cause.kind == "labels":
-        return [_fix(r) for r in cause.remedies], None
-    if cause.kind == "regularisation" or cause.kind == "unexplained":
-        heavy_dropout = max(run.model.dropout.values(), default=0.0) >= t.heavy_dropout
-        if dropout_drag(run) >= t.max_dropout_drag or heavy_dropout:
-            return [_dropout_fix(run), data], "model.args.dropout" if run.model.is_builtin else "model"
-        if run.weight_decay > 0:
-            return [Fix("remove excess regularisation: weight decay to 0 while debugging",
-                        config_key="optimizer.args.weight_decay", value=0.0), data, capacity], \
-                "optimizer.args.weight_decay"
-        if run.data.n_train and run.model.n_trainable >= t.memorise_ratio * run.data.n_train:
-            return [data, Fix("train longer, or check that the loss suits the outputs (TL206)"), capacity], None
-        return [capacity, data], capacity.config_key
     fixes = [_fix(r) for r in cause.remedies]
-    return fixes, fixes[0].config_key if fixes else None
+    return fixes, cause.config_key if cause.config_key else (fixes[0].config_key if fixes else None)

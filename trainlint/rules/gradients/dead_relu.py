@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
+from trainlint.analysis.attribution import decay_dominance
 from trainlint.analysis.gradients import samples, tail
 from trainlint.analysis.lr import lower_lr
 from trainlint.analysis.wording import count, num, some_of
@@ -64,6 +65,9 @@ def dead_relu(run: RunRecord, t: DeadReluThresholds) -> Iterator[Finding]:
     init_fix = Fix("initialise with Kaiming (He) weights and zero biases so pre-activations start centred",
                    config_key="model.args.init" if builtin else None, value="kaiming" if builtin else None)
     fixes = [init_fix, lr_fix] if at_init else [lr_fix, init_fix]
+    if not at_init and (decay := decay_dominance(run)) is not None:  # the large updates are decay's, not the LR's
+        r = decay.remedy()
+        fixes = [Fix(r.text, r.config_key, r.value), init_fix]
     fixes.append(Fix("use LeakyReLU or GELU, whose units cannot die",
                      config_key="model.args.activation" if builtin else None,
                      value="leaky_relu" if builtin else None))

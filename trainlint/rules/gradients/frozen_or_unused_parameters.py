@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pydantic import Field
 
 from trainlint.analysis.generalization import fit_progress, progress_over_chance
+from trainlint.analysis.gradients import not_updated, weight_share
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -72,7 +73,7 @@ def frozen_or_unused_parameters(run: RunRecord, t: FrozenOrUnusedParametersThres
         )
     still = not_updated(run)
     if still:
-        share = _layers_share(run, still)
+        share = weight_share(run, still)
         stuck = _not_learning(run, t.min_fit_progress)
         yield Finding(
             severity=Severity.WARNING if stuck or share >= t.min_frozen_share else Severity.INFO,
@@ -113,23 +114,3 @@ def _not_learning(run: RunRecord, min_progress: float) -> bool:
     best = max(e.val_metric[-2:]) if e.higher_is_better else min(e.val_metric[-2:])
     return progress_over_chance(best, e.chance_metric, e.higher_is_better) < min_progress
 
-
-def not_updated(run: RunRecord) -> list[str]:
-    """Layers whose weights never moved although their gradient was non-zero: outside the optimizer.
-
-    Why both: a layer with no gradient is the "unused" case above; a layer with a gradient and an
-    exactly-zero update at every sample was never handed to the optimizer (no optimizer rounds a
-    non-zero step to exactly zero at every sample).
-    """
-    u, g = run.update_ratio, run.layer_grad_norm
-    if len(u) < 2 or not g.values:
-        return []
-    grads = {n: max(g.layer(n)) for n in g.names}
-    return [n for n in u.names if all(v == 0.0 for v in u.layer(n)) and grads.get(n, 0.0) > 0]
-
-
-def _layers_share(run: RunRecord, layers: list[str]) -> float:
-    """Share of the recorded weight norm² these layers hold (a proxy for their share of the weights)."""
-    w = run.layer_param_norm.last()
-    total = sum(v * v for v in w.values())
-    return sum(w.get(n, 0.0) ** 2 for n in layers) / total if total > 0 else 0.0

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
+from trainlint.analysis.attribution import before_lowering_lr
 from trainlint.analysis.gradients import clip_suggestion
 from trainlint.analysis.loss import divergence
 from trainlint.analysis.lr import lower_lr, stable_update_ratio
@@ -58,6 +59,8 @@ def loss_diverging(run: RunRecord, t: LossDivergingThresholds) -> Iterator[Findi
     ## How to fix
     Lower `optimizer.lr` (to the value that brings the update ratio ‖Δw‖/‖w‖ to ~1e-3, see TL301),
     clip gradients (`probe.clip_grad_norm`, a value from the norms before the climb), or add warmup.
+    First, when measured: standardise raw-scale regression targets, or lower a weight decay that
+    dominates the update (`analysis.attribution.before_lowering_lr`).
     ## Not flagged
     Spikes that recover (a median ignores them); noise on a flat loss; a loss that became
     non-finite (TL202 reports it).
@@ -81,10 +84,11 @@ def loss_diverging(run: RunRecord, t: LossDivergingThresholds) -> Iterator[Findi
         fixes.append(Fix(f"clip gradients at {clip:g} (90th percentile of the grad norm before the climb)",
                          "probe.clip_grad_norm", clip))
     fixes.append(_warmup_fix(run, best_step))
+    fixes = [*(Fix(r.text, r.config_key, r.value) for r in before_lowering_lr(run)), *fixes]
     yield Finding(
         message=f"train loss climbed to {d.final:.4g}, {d.ratio:.1f}x its best level {d.best:.4g} "
                 f"(reached at step {best_step}), and stayed there",
         evidence={"best_loss": d.best, "best_step": best_step, "final_loss": d.final, "ratio": d.ratio,
                   "min_ratio": t.min_ratio, "initial_loss": d.initial,
                   "progress_lost": lost if math.isfinite(lost) else None, "min_progress_lost": t.min_progress_lost, "update_ratio_median": ratio},
-        step=best_step, config_key="optimizer.lr", fixes=fixes)
+        step=best_step, config_key=fixes[0].config_key or "optimizer.lr", fixes=fixes)

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
+from trainlint.analysis.attribution import flat_loss_cause
 from trainlint.analysis.generalization import final_val_metric, fmt_metric
 from trainlint.analysis.loss import jump_index, metric_gain, progress
-from trainlint.analysis.lr import lr_for_ratio, peak_update_ratio, stable_update_ratio
+from trainlint.analysis.lr import peak_update_ratio, stable_update_ratio
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -28,10 +29,10 @@ class LossNotDecreasingThresholds(Thresholds):
         description="A final loss below this fraction of the chance-level loss (CS231n: -ln(1/C) for "
                     "C classes) means the model is already past chance: not stuck.")
     low_update_ratio: float = Field(
-        1e-4, gt=0,
-        description="Update ratio that every layer at every sampled step stayed below for the LR to be "
-                    "blamed (10x under CS231n's ~1e-3 rule of thumb, as TL302); otherwise the data, "
-                    "the gradients or the model are.")
+        3e-4, gt=0,
+        description="Update ratio ‖Δw‖/‖w‖ (median over layers, rescaled to optimizer.lr) below which the LR "
+                    "is blamed, with no layer above 3x and no sample above 30x it (as TL302): 3x under "
+                    "CS231n's ~1e-3 rule of thumb (healthy probes 1.7e-3 or more; LR/100 faults 4.8e-5 to 1.9e-4).")
     min_lr_fraction: float = Field(
         0.25, gt=0, le=1,
         description="An applied LR that never exceeded this fraction of optimizer.lr blames the schedule "
@@ -57,9 +58,16 @@ def loss_not_decreasing(run: RunRecord, t: LossNotDecreasingThresholds) -> Itera
     A loss that does not move means the parameters are not being changed usefully: the LR is far
     too low, gradients do not reach the weights, or the targets carry no signal the model can use.
     ## How to fix
-    Run `trainlint lr-find` and raise `optimizer.lr` towards its suggestion (see TL302 for the
-    update-ratio evidence); check that gradients flow (TL402/TL405) and that targets match inputs
-    (overfit a single batch first, as in Karpathy's "Recipe for training neural networks").
+    The first fix follows a differential diagnosis from the record
+    (`analysis.attribution.flat_loss_cause`), in this order: the applied LR collapsed or never
+    warmed up (the schedule: TL303); weight decay pulls the weights harder than the loss gradient
+    (lower `optimizer.args.weight_decay`); under 10 % of the parameters are trainable (unfreeze);
+    regression targets on a raw scale (standardise them); update ratios ‖Δw‖/‖w‖ under `low_update_ratio`
+    (raise `optimizer.lr`, see TL302); the train subset is fitted but validation stays at chance
+    (check that the targets belong to the inputs); even the train subset stays at chance while
+    the weights move normally (remove regularisation). Only when nothing is measured does "check
+    that the targets belong to the inputs" (overfit a single batch, Karpathy's "Recipe for
+    training neural networks") come first.
     ## Not flagged
     A loss that falls and then plateaus; a run that converged almost at once (validation metric
     above chance, or loss far below chance level); a loss that blew up (became non-finite, or
@@ -87,26 +95,18 @@ def loss_not_decreasing(run: RunRecord, t: LossNotDecreasingThresholds) -> Itera
     at_chance = f" (chance level {chance:.3g})" if chance is not None and math.isfinite(chance) else ""
     metric = (f"; validation {run.evals.metric_name} {fmt_metric(final_val_metric(run.evals.val_metric))} at the "
               f"end vs chance {fmt_metric(run.evals.chance_metric)}" if gain is not None else "")
-    data_fixes = [Fix("check that the targets belong to the inputs: try to overfit a single batch"),
-                  Fix("check that gradients reach the weights (TL402 vanishing, TL405 frozen parameters) "
-                      "and that the loss suits the outputs (TL206)")]
-    if peak > 100 * ratio:  # some layers move 100x more than the typical one: gradients fade on the way
-        data_fixes.reverse()
+    cause = flat_loss_cause(run, low_update_ratio=t.low_update_ratio, never_warmed=t.min_lr_fraction)
     peak_lr = max(run.lr_series, default=run.lr)
-    evidence["peak_lr_fraction"] = peak_lr / run.lr if run.lr > 0 else None
-    if run.lr > 0 and peak_lr < t.min_lr_fraction * run.lr:
-        fixes = [Fix(f"the schedule never let the LR above {peak_lr:.2g}, {peak_lr / run.lr:.1%} of "
-                     "optimizer.lr: see TL303 scheduler-collapse", "scheduler"), *data_fixes]
-        key, why = "scheduler", f"; the applied LR peaked at {peak_lr / run.lr:.1%} of optimizer.lr"
-    elif peak < t.low_update_ratio:  # never a large update, not even in the first steps
-        new_lr = lr_for_ratio(run.lr, ratio)
-        fixes = [Fix(f"raise optimizer.lr from {run.lr:g} to {new_lr:g}: the update ratio {ratio:.1e} is far "
-                     "below ~1e-3", "optimizer.lr", new_lr), *data_fixes]
-        key, why = "optimizer.lr", f"; update ratio only {ratio:.1e} (median over layers, up to {peak:.1e})"
-    else:
-        fixes = [*data_fixes, Fix("run `trainlint lr-find` to confirm the LR", "optimizer.lr")]
-        key, why = None, (f"; update ratio {ratio:.1e} (median over layers, up to {peak:.1e})"
-                          if math.isfinite(ratio) else "")
+    evidence |= {"cause": cause.kind, "cause_evidence": cause.evidence,
+                 "peak_lr_fraction": peak_lr / run.lr if run.lr > 0 else None}
+    fixes = [Fix(r.text, r.config_key, r.value) for r in cause.remedies]
+    if cause.kind == "unexplained" and peak > 100 * ratio:  # some layers move 100x more: gradients fade
+        fixes.reverse()
+    if cause.kind in {"unexplained", "regularisation", "cannot_fit", "labels"} and fixes[0].config_key != "optimizer.lr":
+        fixes.append(Fix("run `trainlint lr-find` to confirm the LR", "optimizer.lr"))
+    key = cause.config_key
+    why = f"; {cause.summary}" if cause.kind != "unexplained" else (
+        f"; update ratio {ratio:.1e} (median over layers, up to {peak:.1e})" if math.isfinite(ratio) else "")
     yield Finding(
         message=f"train loss went from {p.initial:.4g} to {p.final:.4g}{at_chance} in {n} steps, "
                 + (f"down {p.relative_drop:.1%}" if p.relative_drop >= 0 else f"up {-p.relative_drop:.1%}")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
+from trainlint.analysis.attribution import before_lowering_lr
 from trainlint.analysis.loss import metric_bounce, oscillation, progress
 from trainlint.analysis.lr import lower_lr, stable_update_ratio
 from trainlint.analysis.wording import num
@@ -56,7 +57,9 @@ def loss_oscillating(run: RunRecord, t: LossOscillatingThresholds) -> Iterator[F
     last. Usually the LR is too high for the batch size (small batches make it worse).
     ## How to fix
     Lower `optimizer.lr` (to the value that brings the update ratio ‖Δw‖/‖w‖ to ~1e-3, see
-    TL301), increase `dataset.batch_size`, or add momentum damping / a decaying schedule.
+    TL301), increase `dataset.batch_size`, or add momentum damping / a decaying schedule. First,
+    when measured: standardise raw-scale regression targets, or lower a weight decay that
+    dominates the update (`analysis.attribution.before_lowering_lr`).
     ## Not flagged
     Minibatch noise around a loss that did fall (healthy runs always end well below their start),
     or around a stuck model whose validation metric moves one way only (TL203);
@@ -84,6 +87,7 @@ def loss_oscillating(run: RunRecord, t: LossOscillatingThresholds) -> Iterator[F
         bigger = min(4 * run.batch_size, 64)
         fixes.append(Fix(f"increase dataset.batch_size from {run.batch_size} to {bigger} (less gradient noise)",
                          "dataset.batch_size", bigger))
+    fixes = [*(Fix(r.text, r.config_key, r.value) for r in before_lowering_lr(run)), *fixes]
     half = run.steps[len(run.steps) // 2] if run.steps else None
     yield Finding(
         message=f"train loss swings between {o.low:.3g} and {o.high:.3g} (p10-p90, median {o.level:.3g}) "
@@ -95,4 +99,4 @@ def loss_oscillating(run: RunRecord, t: LossOscillatingThresholds) -> Iterator[F
                   "max_above_start": t.max_above_start, "metric_bounce": bounce, "min_metric_bounce": t.min_metric_bounce,
                   "relative_drop": p.relative_drop, "max_relative_drop": t.max_relative_drop,
                   "update_ratio_median": ratio},
-        step=half, config_key="optimizer.lr", fixes=fixes)
+        step=half, config_key=fixes[0].config_key or "optimizer.lr", fixes=fixes)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 from pydantic import Field
 
+from trainlint.analysis.attribution import before_lowering_lr
 from trainlint.analysis.gradients import clip_suggestion
 from trainlint.analysis.loss import first_non_finite
 from trainlint.analysis.lr import (
@@ -49,7 +50,9 @@ def non_finite_loss(run: RunRecord, t: NonFiniteLossThresholds) -> Iterator[Find
     before the blow-up) and lower `optimizer.lr`. With large updates (update ratio ≫ 1e-3): lower
     `optimizer.lr` to the value that brings the ratio to ~1e-3. A loss that is non-finite at the
     very first step is not an optimisation problem: look for NaN/Inf inputs or targets, or a
-    log/division of zero in the loss.
+    log/division of zero in the loss. When regression targets are on a raw scale, or weight decay
+    dominates the update (`analysis.attribution.before_lowering_lr`), that fix comes first: a
+    lower LR would hide the cause.
     ## Not flagged
     A finite loss however large (see TL204 loss-diverging).
     """
@@ -91,6 +94,10 @@ def non_finite_loss(run: RunRecord, t: NonFiniteLossThresholds) -> Iterator[Find
         clip_fix = Fix(f"clip gradients at {clip:g} (the {t.clip_percentile:g}th percentile of the grad "
                        "norm before the blow-up)", "probe.clip_grad_norm", clip)
         fixes = [clip_fix, lr_fix] if has_spike else [lr_fix, clip_fix]
+    first = [Fix(r.text, r.config_key, r.value) for r in before_lowering_lr(run)]
+    if first:  # the measured cause comes first; the LR fix stays for what remains after it
+        fixes = [*first, *fixes]
+        evidence["cause_before_lr"] = [f.text for f in first]
     preceded = (f"the grad norm peaked at {peak:.3g}, {spike:.0f}x its earlier median {base:.3g}"
                 if has_spike and math.isfinite(spike) else "the gradients became non-finite" if has_spike
                 else f"no gradient spike (peak {peak:.3g}, median {base:.3g})")

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
+from trainlint.analysis.attribution import largest_layer_ratio
 from trainlint.analysis.loss import metric_gain, progress
 from trainlint.analysis.lr import lr_for_ratio, peak_update_ratio, stable_update_ratio
 from trainlint.probe.record import RunRecord
@@ -14,11 +15,22 @@ from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
 class LrTooLowThresholds(Thresholds):
     max_update_ratio: float = Field(
-        1e-4, gt=0,
-        description="Update ratio ‖Δw‖/‖w‖ (rescaled to optimizer.lr) that every layer at every sampled "
-                    "step must stay below for the LR to be blamed: 10x under the ~1e-3 rule of thumb "
-                    "(CS231n); healthy probes with SGD, Adam, AdamW, RMSprop and Adagrad peaked at "
-                    "1.3e-2 or more; Adam at lr 1e-7 at 1.7e-6.")
+        3e-4, gt=0,
+        description="Update ratio ‖Δw‖/‖w‖ (median over layers of each layer's median over the stable part "
+                    "of the run, rescaled to optimizer.lr: the ratio every finding quotes) below which the LR "
+                    "is blamed: 3x under the ~1e-3 rule of thumb (CS231n). Healthy probes with SGD, Adam, AdamW, "
+                    "RMSprop and Adagrad: 1.7e-3 or more; LR/100 faults 4.8e-5 to 1.9e-4 (Adagrad), LR/1000 "
+                    "faults 3e-6 to 7e-6.")
+    layer_factor: float = Field(
+        3.0, gt=1,
+        description="...and no layer's typical ratio above this multiple of `max_update_ratio` (9e-4 by default, "
+                    "under the rule of thumb): a layer moving normally means gradients fade on the way "
+                    "(vanishing gradients, TL402), not a low LR. LR/100 faults' largest layer: 1.2e-4 to 3.6e-4.")
+    peak_factor: float = Field(
+        30.0, gt=1,
+        description="...and no sample, the first included, above this multiple of `max_update_ratio` (9e-3): "
+                    "weights that once moved that much are not crawling (later small ratios mean they grew). "
+                    "First steps at LR/100: Adam 2.1e-4, Adagrad 4.2e-3; healthy peaks 1.2e-2 or more.")
     target_update_ratio: float = Field(
         1e-3, gt=0, description="Update ratio the suggested LR aims at (CS231n's ~1e-3).")
     max_relative_drop: float = Field(
@@ -39,8 +51,12 @@ def lr_too_low(run: RunRecord, t: LrTooLowThresholds) -> Iterator[Finding]:
 
     ## What it checks
     Two measurements together: the loss fell less than `max_relative_drop` (and the validation
-    metric stayed near chance), and the update ratio ‖Δw‖/‖w‖ (rescaled to `optimizer.lr`) of
-    every layer stayed below `max_update_ratio` at every sampled step, the first included.
+    metric stayed near chance), and the update ratio ‖Δw‖/‖w‖ (each layer's median over the
+    samples before any blow-up, the first step left out as for every quoted ratio, rescaled to
+    `optimizer.lr`; median over layers) is below `max_update_ratio`, with no layer above
+    `layer_factor` times it and no sample at all above `peak_factor` times it.
+    Why medians and not the peak: an adaptive optimizer's first step is a sign step several
+    times its later ones, so at LR/100 a single first sample could hide a crawling run.
     ## Why it matters
     Steps that move the weights by a millionth of their size need millions of steps to get
     anywhere: the run looks "stuck" while it is merely crawling.
@@ -61,18 +77,21 @@ def lr_too_low(run: RunRecord, t: LrTooLowThresholds) -> Iterator[Finding]:
     gain = metric_gain(run.evals)
     if gain is not None and gain >= t.max_metric_gain:
         return
-    peak = peak_update_ratio(run)
-    if not peak < t.max_update_ratio:  # NaN (no usable sample) is not evidence
-        return
     measured = stable_update_ratio(run)
-    ratio, per_layer = measured.median, measured.by_layer
+    ratio, per_layer, largest = measured.median, measured.by_layer, largest_layer_ratio(measured)
+    if not (ratio < t.max_update_ratio and largest < t.layer_factor * t.max_update_ratio):
+        return  # NaN (no usable sample) is not evidence
+    peak = peak_update_ratio(run)
+    if not peak < t.peak_factor * t.max_update_ratio:
+        return
     new_lr = lr_for_ratio(run.lr, ratio, t.target_update_ratio)
     yield Finding(
         message=f"LR {run.lr:g} is too low: update ratio {ratio:.1e} (the weights move that share of their norm "
                 f"per step; median over layers), {t.target_update_ratio / ratio:.0f}x under the ~"
                 f"{t.target_update_ratio:g} rule of thumb, and the loss "
                 + (f"fell only {p.relative_drop:.1%}" if p.relative_drop >= 0 else f"rose {-p.relative_drop:.1%}"),
-        evidence={"update_ratio_median": ratio, "update_ratio_peak": peak, "max_update_ratio": t.max_update_ratio,
+        evidence={"update_ratio_median": ratio, "update_ratio_peak": peak, "update_ratio_largest_layer": largest,
+                  "max_update_ratio": t.max_update_ratio,
                   "update_ratio_by_layer": per_layer, "relative_drop": p.relative_drop,
                   "max_relative_drop": t.max_relative_drop, "metric_gain": gain, "suggested_lr": new_lr},
         step=run.steps[-1] if run.steps else None, config_key="optimizer.lr",

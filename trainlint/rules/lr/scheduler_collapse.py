@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import numpy as np
 from pydantic import Field
 
-from trainlint.analysis.lr import first_collapse, stays_below, stretched_schedule_args
+from trainlint.analysis.attribution import looks_per_epoch, steps_per_epoch
+from trainlint.analysis.lr import drop_steps, first_collapse, stays_below, stretched_schedule_args
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
 
@@ -25,11 +26,6 @@ class SchedulerCollapseThresholds(Thresholds):
         0.2, gt=0, le=1,
         description="The LR must stay at the floor this fraction of the planned steps (or to the end); "
                     "a cosine restart that dips and climbs back is not a collapse.")
-    min_recent_drop: float = Field(
-        0.03, ge=0,
-        description="The typical loss of the second half of the steps before the collapse is at least this "
-                    "fraction below the first half's: the model was still learning when the LR vanished "
-                    "(the StepLR fault: 0.10; a model converged in its first steps: ~0).")
     min_peak_fraction: float = Field(
         0.25, gt=0, le=1,
         description="A probe whose LR never exceeds this fraction of optimizer.lr never warmed up (healthy "
@@ -37,8 +33,43 @@ class SchedulerCollapseThresholds(Thresholds):
     min_steps: int = Field(10, ge=2, description="Fewest steps needed to judge.")
 
 
-def _steps_per_epoch(run: RunRecord) -> int | None:
-    return math.ceil(run.data.n_train / run.batch_size) if run.data.n_train and run.batch_size else None
+def _loss_drop(loss: list[float], c: int) -> float | None:
+    """Relative drop of the typical loss from the first to the second half of the steps before `c`
+    (evidence only: the LR at ~0 stops training whatever the loss did); None when too short."""
+    w = c // 2
+    if w < 3 or len(loss) < c:
+        return None
+    older, recent = float(np.median(loss[:w])), float(np.median(loss[w:c]))
+    drop = (older - recent) / abs(older) if older else math.nan
+    return drop if math.isfinite(drop) else None
+
+
+def _collapse_fixes(run: RunRecord, c: int) -> list[Fix]:
+    """Per-epoch stepping first when the schedule reads as written in epochs; else a slower schedule."""
+    lrs = run.lr_series
+    stretch = run.steps_planned / max(c, 1)
+    slower = [Fix(f"slow the schedule {stretch:.0f}x: set scheduler.args.{k} to {v}", f"scheduler.args.{k}", v)
+              for k, v in stretched_schedule_args(run.scheduler_class, lrs, stretch).items()]
+    fixes: list[Fix] = []
+    spe = steps_per_epoch(run)
+    if spe and spe > 1 and looks_per_epoch(run, c):
+        fixes.append(Fix(f"step the scheduler once per epoch ({spe} optimizer steps here), as its lengths read: "
+                         "set scheduler.interval: epoch", "scheduler.interval", "epoch"))
+        fixes += [Fix(f"or keep stepping per optimizer step and convert epochs to steps: set scheduler.args.{k} "
+                      f"to {v}", f"scheduler.args.{k}", v)
+                  for k, v in stretched_schedule_args(run.scheduler_class, lrs, spe).items()]
+    else:
+        fixes += slower
+        drops = drop_steps(lrs[: c + 1])
+        already_per_epoch = bool(drops) and spe is not None and all(d % spe == 0 for d in drops)
+        if spe and spe > 1 and not already_per_epoch:
+            fixes += [Fix(f"if it was meant in epochs ({spe} optimizer steps each; the probe steps the "
+                          f"scheduler every step): set scheduler.args.{k} to {v}", f"scheduler.args.{k}", v)
+                      for k, v in stretched_schedule_args(run.scheduler_class, lrs, spe).items()] or [
+                Fix(f"the probe steps the scheduler every optimizer step: multiply lengths meant in epochs "
+                    f"by {spe} steps per epoch, or set scheduler.interval: epoch")]
+    fixes.append(Fix("remove the scheduler", "scheduler", None, applicable=True))
+    return fixes
 
 
 def _never_warms_up(run: RunRecord, t: SchedulerCollapseThresholds) -> Finding | None:
@@ -68,20 +99,24 @@ def scheduler_collapse(run: RunRecord, t: SchedulerCollapseThresholds) -> Iterat
     """The LR schedule drives the LR to ~0 early, or never lets it warm up.
 
     ## What it checks
-    The LR the probe applied at each step: the first step where it falls below `floor_fraction`
-    of its peak so far, if that happens before `before_fraction` of the planned steps, lasts, and
-    the loss was still falling before it (second half of those steps below the first); and whether the LR ever exceeds `min_peak_fraction`
-    of `optimizer.lr` (a warmup longer than the run).
+    The LR the probe applied at each step, whatever the loss did: the first step where it falls
+    below `floor_fraction` of its peak so far, if that happens before `before_fraction` of the
+    planned steps and lasts `min_collapsed_fraction` of them; and whether the LR ever exceeds
+    `min_peak_fraction` of `optimizer.lr` (a warmup longer than the run). Why not the loss: a
+    collapse before the loss started falling (StepLR(step_size=1, gamma=0.7) stepped per batch:
+    1 % by step 13) freezes the run just as surely as one after.
     ## Why it matters
     With the LR at ~0 the remaining steps change nothing: training stops while the model still
     learns. A schedule written in epochs but stepped per optimizer step collapses this way.
     ## How to fix
-    Slow the schedule down (the probe steps the scheduler once per optimizer step, so lengths
-    such as `step_size` are in steps, not epochs), shorten `scheduler.warmup_steps`, or drop the
-    schedule (`scheduler: null`).
+    When the LR changed more often than once per epoch and, stepped per epoch, would collapse
+    only after `before_fraction` of the run, the schedule reads as written in epochs: step it
+    per epoch (`scheduler.interval: epoch`) or convert its lengths to steps. Otherwise slow it
+    down (lengths such as `step_size` are in scheduler steps), shorten
+    `scheduler.warmup_steps`, or drop the schedule (`scheduler: null`).
     ## Not flagged
     A cosine or exponential schedule reaching ~0 at the end of the run, by design; a restart
-    schedule that dips and recovers; a collapse after the loss had already stopped falling.
+    schedule that dips and recovers.
     """
     lrs = run.lr_series
     if len(lrs) < t.min_steps or run.lr <= 0:
@@ -95,29 +130,16 @@ def scheduler_collapse(run: RunRecord, t: SchedulerCollapseThresholds) -> Iterat
     peak = max(lrs[: c + 1])
     if not stays_below(lrs, c, t.floor_fraction * peak, max(1, int(t.min_collapsed_fraction * run.steps_planned))):
         return
-    loss, w = run.train_loss, c // 2
-    if w < 3 or len(loss) < c:
-        return  # too little loss history before the collapse
-    older, recent = float(np.median(loss[:w])), float(np.median(loss[w:c]))
-    drop = (older - recent) / abs(older) if older else math.nan
-    if not (math.isfinite(drop) and drop >= t.min_recent_drop):
-        return
-    stretch = run.steps_planned / max(c, 1)
+    drop = _loss_drop(run.train_loss, c)
     evidence = {"collapse_step": c, "lr_at_collapse": lrs[c], "peak_lr": peak, "floor_fraction": t.floor_fraction,
                 "collapse_at_fraction": c / run.steps_planned, "before_fraction": t.before_fraction,
-                "loss_drop_before_collapse": drop, "min_recent_drop": t.min_recent_drop}
-    fixes = [Fix(f"slow the schedule {stretch:.0f}x: set scheduler.args.{k} to {v}", f"scheduler.args.{k}", v)
-             for k, v in stretched_schedule_args(run.scheduler_class, lrs, stretch).items()]
-    if (spe := _steps_per_epoch(run)) and spe > 1:
-        per_epoch = stretched_schedule_args(run.scheduler_class, lrs, spe)
-        fixes += [Fix(f"if it was meant in epochs ({spe} optimizer steps each; the probe steps the "
-                      f"scheduler every step): set scheduler.args.{k} to {v}", f"scheduler.args.{k}", v)
-                  for k, v in per_epoch.items()] or [
-            Fix(f"the probe steps the scheduler every optimizer step: multiply lengths meant in epochs "
-                f"by {spe} steps per epoch")]
-    fixes.append(Fix("remove the scheduler", "scheduler", None, applicable=True))
+                "loss_drop_before_collapse": drop, "steps_per_epoch": steps_per_epoch(run),
+                "looks_per_epoch": looks_per_epoch(run, c)}
+    fixes = _collapse_fixes(run, c)
+    loss = ("" if drop is None else f"; the loss fell {drop:.0%} over the steps before" if drop > 0
+            else "; the loss had not started falling")
     yield Finding(
         message=f"the {run.scheduler_class or 'LR'} schedule cut the LR to {lrs[c]:.2g} "
                 f"({lrs[c] / peak:.1e} of its peak {peak:.3g}) at step {c}, {c / run.steps_planned:.0%} "
-                f"into the run, while the loss was still falling (down {drop:.0%} from steps 0-{w - 1} to {w}-{c - 1})",
+                f"into the run: the remaining steps barely change the weights{loss}",
         evidence=evidence, step=c, config_key=fixes[0].config_key or "scheduler", fixes=fixes)
