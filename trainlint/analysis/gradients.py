@@ -179,7 +179,11 @@ def not_updated(run) -> list[str]:
 
 
 def weight_share(run, layers: list[str]) -> float:
-    """Share of the recorded weight norm² these layers hold (a proxy for their share of the weights)."""
+    """Share of the model's weights these layers hold: by parameter count when it was recorded,
+    else by their share of the recorded weight norm²."""
+    sizes, total = run.model.layer_params, run.model.n_params
+    if sizes and total > 0 and all(n in sizes for n in layers):
+        return sum(sizes[n] for n in layers) / total
     w = run.layer_param_norm.last()
-    total = sum(v * v for v in w.values())
-    return sum(w.get(n, 0.0) ** 2 for n in layers) / total if total > 0 else 0.0
+    norm2 = sum(v * v for v in w.values())
+    return sum(w.get(n, 0.0) ** 2 for n in layers) / norm2 if norm2 > 0 else 0.0

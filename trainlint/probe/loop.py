@@ -70,6 +70,8 @@ def model_facts(model: torch.nn.Module) -> ModelFacts:
         is_builtin=type(model).__module__.startswith("trainlint.components.models"),
         dropout={n: float(m.p) for n, m in model.named_modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)},
         module_classes=sorted({type(m).__name__ for m in model.modules()}),
+        layer_params={n: sum(p.numel() for p in m.parameters(recurse=False)) for n, m in model.named_modules()
+                      if n in set(layers)},
     )
 
 

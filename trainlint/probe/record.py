@@ -53,6 +53,7 @@ class ModelFacts:
     is_builtin: bool = False  # one of trainlint's own models (so `model.args.*` fixes apply)
     dropout: dict[str, float] = field(default_factory=dict)  # dropout module name -> its p
     module_classes: list[str] = field(default_factory=list)  # distinct class names of every module (sorted)
+    layer_params: dict[str, int] = field(default_factory=dict)  # layer (parameter-owning module) -> its weights
 
 
 @dataclass
