@@ -92,8 +92,8 @@ def build_components(loaded: LoadedSpec, device: torch.device) -> Components:
     from trainlint.components.models import build_model
 
     spec, base = loaded.spec, loaded.base_dir
-    data = build_dataset(spec.dataset, spec.seed, base)
     loss_class = losses.lookup(spec.loss.name) if spec.loss.name else None
+    data = build_dataset(spec.dataset, spec.seed, base, loss_class.__name__ if loss_class else None)
     data = adapt_builtin_targets(data, loss_class)
     n_out = num_outputs_for(data.info, loss_class)
 
@@ -143,6 +143,8 @@ def make_loaders(data: DataBundle, ds_spec, seed: int, device: torch.device):
     )
     val = None
     if data.val is not None and len(data.val) > 0:
+        # Its own generator: each pass draws a seed, which must not come from the global RNG that
+        # training's dropout draws from (evaluating must not change the run it observes).
         val = DataLoader(data.val, batch_size=max(ds_spec.batch_size, 256), shuffle=False,
-                         num_workers=0, pin_memory=pin)
+                         num_workers=0, pin_memory=pin, generator=torch.Generator())
     return train, val

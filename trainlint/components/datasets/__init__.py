@@ -46,13 +46,15 @@ NAMES: tuple[str, ...] = tuple(_MODULE_OF)
 __all__ = ["NAMES", "build_dataset"]
 
 
-def build_dataset(spec: DatasetSpec, seed: int, spec_dir: Path) -> DataBundle:
+def build_dataset(spec: DatasetSpec, seed: int, spec_dir: Path, loss_class: str | None = None) -> DataBundle:
     """Build the train/validation data a spec's ``dataset`` section names.
 
     Args:
         spec: the validated ``dataset`` section.
         seed: the spec's seed; drives synthetic data and the validation split.
         spec_dir: directory of the spec file (relative paths and targets resolve there).
+        loss_class: the spec's loss class name, when known: a user dataset's float 0/1 targets
+            are binary labels under a BCE loss (see ``user._binary_targets``).
 
     Returns:
         The split data and its DataInfo; built-ins also expose their tensors.
@@ -64,7 +66,7 @@ def build_dataset(spec: DatasetSpec, seed: int, spec_dir: Path) -> DataBundle:
     if spec.target is not None:
         from trainlint.components.datasets.user import build_user_dataset
 
-        return build_user_dataset(spec, seed, Path(spec_dir))
+        return build_user_dataset(spec, seed, Path(spec_dir), loss_class)
     from trainlint.components.datasets.args import check_size, parse_args
     from trainlint.components.datasets.split import finish
     from trainlint.spec.errors import close_matches

@@ -3,7 +3,8 @@
 The target is called with ``dataset.args`` and must return a ``torch.utils.data.Dataset``
 of ``(input, target)`` pairs (anything with ``__len__`` and ``__getitem__``), or a
 ``(train, val)`` tuple of them. What the data is (DataInfo) is read from the spec, then the
-dataset's attributes (``task``, ``num_classes``, ``vocab_size``), then the samples.
+dataset's attributes (``task``, ``num_classes``, ``vocab_size``), then the samples (and, for
+float 0/1 targets, the loss: under BCE they are binary labels, see `_binary_targets`).
 """
 
 from __future__ import annotations
@@ -117,10 +118,29 @@ def _input_kind(x: np.ndarray) -> InputKind:
     return "sequence" if x.ndim == 2 else "image"
 
 
-def _task(spec: Any, ds: Any, y0: np.ndarray) -> Task:
+# Losses that read one 0/1 probability target per sample: what a binary classifier's targets are for.
+PROBABILITY_LOSSES = frozenset({"BCEWithLogitsLoss", "BCELoss"})
+
+
+def _binary_targets(scan: list[tuple[np.ndarray, np.ndarray]], loss_class: str | None) -> bool:
+    """Whether float targets are a binary classifier's labels: one 0/1 value per sample under a BCE loss.
+
+    Why: BCEWithLogitsLoss needs float targets, so a user's binary labels are floats; read as
+    regression they would be scored by MAE on logits with the train mean as chance, while the same
+    data built in is a binary task (accuracy, majority-class chance).
+    """
+    if loss_class not in PROBABILITY_LOSSES or not scan:
+        return False
+    return all(y.size == 1 and float(y.reshape(-1)[0]) in (0.0, 1.0) for _, y in scan)
+
+
+def _task(spec: Any, ds: Any, y0: np.ndarray, scan: list[tuple[np.ndarray, np.ndarray]],
+          loss_class: str | None) -> Task:
     task = spec.task or _attr(ds, "task")
     if task is None:
-        return "multiclass" if y0.dtype.kind in "iub" else "regression"
+        if y0.dtype.kind in "iub":
+            return "multiclass"
+        return "binary" if _binary_targets(scan, loss_class) else "regression"
     if task not in get_args(Task):
         raise ComponentError(
             f"the dataset's `task` attribute is `{task}`", _FIELD, ", ".join(get_args(Task))
@@ -145,15 +165,19 @@ def _scan(train: Any, target_key: str | None) -> list[tuple[np.ndarray, np.ndarr
     return scan
 
 
-def build_user_dataset(spec: Any, seed: int, spec_dir: Path) -> DataBundle:
-    """Build the bundle for ``dataset.target`` (see the module docstring)."""
+def build_user_dataset(spec: Any, seed: int, spec_dir: Path, loss_class: str | None = None) -> DataBundle:
+    """Build the bundle for ``dataset.target`` (see the module docstring).
+
+    ``loss_class`` (the spec's loss, e.g. ``BCEWithLogitsLoss``) lets float 0/1 targets be read as
+    binary labels when the spec and the dataset do not say the task (`_binary_targets`).
+    """
     train, val, notes = _split(_call(spec, spec_dir), spec, seed)
     if len(train) == 0:
         raise ComponentError("the dataset's training split is empty", _FIELD)
     x0, y0 = _sample(train, 0, spec.target_key)
     kind = _input_kind(x0)
-    task = _task(spec, train, y0)
     scan = _scan(train, spec.target_key)
+    task = _task(spec, train, y0, scan, loss_class)
     num_classes = num_targets = vocab = None
     if task == "regression":
         num_targets = max(1, int(y0.size))

@@ -90,7 +90,10 @@ class Evaluator:
             if val_loader is not None:
                 self.val_loader = Slices(x_val, y_val, batch)
         else:
-            self.train_loader = DataLoader(Subset(train_dataset, perm[:k].tolist()), batch_size=batch)
+            # Own generator: iterating must not draw from the global RNG that training's dropout uses
+            # (a built-in dataset's slices draw nothing, and a user's data must train the same way).
+            self.train_loader = DataLoader(Subset(train_dataset, perm[:k].tolist()), batch_size=batch,
+                                           generator=torch.Generator())
 
     def _run(self, loader) -> tuple[float, float, float]:
         total_loss = total_metric = 0.0

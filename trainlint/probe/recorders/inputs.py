@@ -107,7 +107,9 @@ def _sample(dataset, target_key: str | None = None) -> tuple[torch.Tensor | None
     Exceptions from the user's `__getitem__` propagate: the probe reports them as a crash.
     """
     xs, ys, n, start = [], [], 0, time.perf_counter()
-    for raw in DataLoader(dataset, batch_size=256, shuffle=False):
+    # Its own generator: a loader's iterator draws a seed, which must not come from the global RNG
+    # that the user's dropout (and a built-in twin's) draws from next.
+    for raw in DataLoader(dataset, batch_size=256, shuffle=False, generator=torch.Generator()):
         try:
             batch = split_batch(raw, target_key)
         except AdapterError:
