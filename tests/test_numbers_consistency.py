@@ -181,7 +181,9 @@ def test_probe_report_quotes_each_number_once(cli, tmp_path, fault):
     assert "TL502" in [f["code"] for f in report["findings"] if "update_ratio_median" in f["evidence"]]
     evidence = {f"{f['evidence']['update_ratio_median']:.1e}" for f in report["findings"]
                 if "update_ratio_median" in f["evidence"]}
-    assert len(ratios) == 1 and ratios == evidence, (ratios, evidence)
+    # One update ratio in the evidence; every message that quotes one quotes that one (under a root
+    # cause that is not the LR, no message needs to quote it at all).
+    assert len(evidence) == 1 and ratios <= evidence, (ratios, evidence)
 
 
 def test_compare_table_noise_is_the_verdicts(cli, tmp_path):

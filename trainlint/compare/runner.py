@@ -110,10 +110,14 @@ def data_task(loaded: LoadedSpec) -> str:
     """The task (multiclass | binary | regression): from the spec, else from the built dataset."""
     if loaded.spec.dataset.task is not None:
         return loaded.spec.dataset.task
+    from trainlint.components import losses
     from trainlint.components.datasets import build_dataset
 
+    spec = loaded.spec
+    loss_class = losses.lookup(spec.loss.name) if spec.loss.name else None  # 0/1 floats under BCE are binary
     try:
-        return build_dataset(loaded.spec.dataset, loaded.spec.seed, loaded.base_dir).info.task
+        return build_dataset(spec.dataset, spec.seed, loaded.base_dir,
+                             loss_class.__name__ if loss_class else None).info.task
     except ComponentError as exc:
         raise as_spec_error(loaded, exc) from None
 

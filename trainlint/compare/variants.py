@@ -220,6 +220,10 @@ def _loss_variant(loaded: LoadedSpec, entry: Entry, task: str) -> Variant:
                  "SignedTargets": "±1 targets"}[wrapper]
         entry = Entry(f"{entry.label} [{short}]", name, target, args, entry.lr)
     edits = {"loss.name": name, "loss.target": target, "loss.args": args}
+    if loaded.spec.dataset.task is None and loaded.spec.dataset.target:
+        # One task for every variant: a user dataset's task is inferred with the loss in view (0/1
+        # floats are binary under BCE, regression under MSE), and one ranking needs one metric.
+        edits["dataset.task"] = task
     return _finish(loaded, entry, edits, notes)
 
 
