@@ -244,3 +244,10 @@ def test_raw_targets_come_before_the_lr_only_where_they_size_the_steps():
     assert before_lowering_lr(run)  # SGD: steps on the targets' scale
     run.optimizer_class = "Adam"
     assert before_lowering_lr(run) == []  # Adam: the LR alone sizes the steps
+
+
+def test_decay_pull_on_all_zero_weights_is_not_measured():
+    # A zeros init: wd·‖w‖/‖g‖ is 0 for every layer; no pull to judge (and no division by it).
+    run = sgd_weight_decay(5e-4)
+    run.layer_param_norm.values = [[0.0] * len(row) for row in run.layer_param_norm.values]
+    assert decay_pull(run) is None

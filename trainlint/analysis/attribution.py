@@ -164,6 +164,8 @@ def decay_pull(run: RunRecord) -> DecayPull | None:
         lr = run.lr_series[step] if step < len(run.lr_series) else run.lr
         shrink = lr * wd
         pull = shrink / max(float(np.median(finite)) - shrink, 0.1 * shrink)
+    if not (math.isfinite(pull) and pull > 0):
+        return None  # all-zero weights (a zeros init): decay pulls on nothing, there is no ratio to judge
     suggested, slip = suggest_weight_decay(wd, pull, coupled)
     return DecayPull(pull, shrink, coupled, wd, suggested, slip, step)
 
