@@ -179,7 +179,9 @@ def test_flat_loss_of_a_mostly_frozen_model_is_the_frozen_weights():
     assert links(found)["TL203"] is None
     # Trainable but left out of the optimizer: the layer never moves.
     head_only = {s: [0.0, 1e-3] for s in range(0, STEPS, 10)}
-    link_causes(found, run_record(ratios=head_only, model=ModelFacts(n_params=1000, n_trainable=1000), val=[0.1] * 4))
+    grads = LayerSeries(["fc1", "head"], list(head_only), [[0.5, 0.2]] * len(head_only))  # fc1 has gradients
+    link_causes(found, run_record(ratios=head_only, layer_grad_norm=grads,
+                                  model=ModelFacts(n_params=1000, n_trainable=1000), val=[0.1] * 4))
     assert links(found)["TL203"] == "TL405"
 
 

@@ -44,7 +44,7 @@ HIGH_UPDATE_RATIO = 3e-2  # TL301's min_update_ratio: updates that overshoot
 COLLAPSE_FLOOR = 0.01  # an applied LR below 1 % of its peak so far is ~0 (TL303's floor_fraction)
 COLLAPSE_BEFORE = 0.5  # ...reached before half the planned steps (healthy schedules: after 86 %)
 NEVER_WARMED = 0.25  # an applied LR that never exceeds a quarter of optimizer.lr never warmed up
-FROZEN_SHARE = 0.1  # fewer trainable parameters than this share of the model: most of it is frozen
+MIN_TRAINABLE_SHARE = 0.1  # fewer trainable weights than this share of the model: most of it is frozen
 AT_CHANCE = 0.1  # a metric less than this share of the way from chance to perfect is at chance
 FITS = 0.3  # the train subset this far from chance to perfect: the model does fit the training data
 HEAVY_DROPOUT = 0.8  # a dropout probability this high is blamed on sight (0.5 is the classic setting, not a fault)
@@ -360,7 +360,7 @@ def largest_layer_ratio(measured: UpdateRatio) -> float:
     return max(measured.by_layer.values()) if measured.by_layer else math.nan
 
 
-def frozen_share(run: RunRecord) -> float | None:
+def trainable_share(run: RunRecord) -> float | None:
     """Share of the model's weights that can train; None when the counts were not recorded.
 
     Parameters with requires_grad=False do not count, nor (by their share of the weight norm)
@@ -513,8 +513,8 @@ def flat_loss_cause(run: RunRecord, low_update_ratio: float = LOW_UPDATE_RATIO,
                              "loss gradient moves them", "optimizer.args.weight_decay", [d.remedy(), CHECK_DATA],
                              {"decay_pull": d.pull, "weight_decay": d.weight_decay,
                               "suggested_weight_decay": d.suggested})
-    share = frozen_share(run)
-    if share is not None and share < FROZEN_SHARE:
+    share = trainable_share(run)
+    if share is not None and share < MIN_TRAINABLE_SHARE:
         return FlatLossCause(
             "frozen", f"only {share:.1%} of the parameters are trainable ({run.model.n_trainable:,} of "
             f"{run.model.n_params:,})", "model",

@@ -58,12 +58,13 @@ def model_facts(model: torch.nn.Module) -> ModelFacts:
     leaves = [m for m in model.modules() if not list(m.children())]
     params = list(model.named_parameters())
     layers = [n for n, m in model.named_modules() if any(True for _ in m.parameters(recurse=False))]
+    owners = set(layers)
     return ModelFacts(
         class_name=type(model).__name__,
         n_params=sum(p.numel() for _, p in params),
         n_trainable=sum(p.numel() for _, p in params if p.requires_grad),
         layers=layers,
-        layer_types={n: type(m).__name__ for n, m in model.named_modules() if n in set(layers)},
+        layer_types={n: type(m).__name__ for n, m in model.named_modules() if n in owners},
         frozen_params=[n for n, p in params if not p.requires_grad],
         activations={n: type(m).__name__ for n, m in activation_modules(model).items()},
         last_module=type(leaves[-1]).__name__ if leaves else None,
@@ -71,7 +72,7 @@ def model_facts(model: torch.nn.Module) -> ModelFacts:
         dropout={n: float(m.p) for n, m in model.named_modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)},
         module_classes=sorted({type(m).__name__ for m in model.modules()}),
         layer_params={n: sum(p.numel() for p in m.parameters(recurse=False)) for n, m in model.named_modules()
-                      if n in set(layers)},
+                      if n in owners},
     )
 
 

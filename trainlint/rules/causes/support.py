@@ -6,7 +6,9 @@ import math
 
 import numpy as np
 
+from trainlint.analysis.attribution import trainable_share
 from trainlint.analysis.generalization import progress_over_chance
+from trainlint.analysis.gradients import not_updated
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding
 from trainlint.rules.causes.onset import BEFORE_TRAINING, onset
@@ -47,14 +49,13 @@ def lr_starved(run: RunRecord) -> bool:
 
 
 def mostly_frozen(run: RunRecord) -> bool:
-    """At least half the weights cannot train (requires_grad=False), parameters got no gradient at
-    all, or at least half the layers never moved (update ratio 0 at every sample: not in the optimizer)."""
-    m = run.model
-    frozen = 1 - m.n_trainable / m.n_params if m.n_params else 0.0
-    ur = run.update_ratio
-    still = [j for j in range(len(ur.names)) if ur.values and all(row[j] == 0 for row in ur.values)]
-    return frozen >= FROZEN_SHARE or bool(run.params_never_grad) or (
-        bool(ur.names) and len(still) >= FROZEN_SHARE * len(ur.names))
+    """At least half the weights cannot train (requires_grad=False, or outside the optimizer: see
+    `analysis.attribution.trainable_share`), parameters got no gradient at all, or at least half the
+    layers never moved although they had gradients (`analysis.gradients.not_updated`)."""
+    share = trainable_share(run)
+    layers = run.update_ratio.names
+    return bool(run.params_never_grad) or (share is not None and 1 - share >= FROZEN_SHARE) or (
+        bool(layers) and len(not_updated(run)) >= FROZEN_SHARE * len(layers))
 
 
 def scale_explains(run: RunRecord) -> bool:

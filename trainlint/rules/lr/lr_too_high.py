@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from pydantic import Field
 
 from trainlint.analysis.attribution import (
-    FROZEN_SHARE,
+    MIN_TRAINABLE_SHARE,
     decay_pull,
-    frozen_share,
     schedule_collapse,
     target_scale_drives_steps,
+    trainable_share,
 )
 from trainlint.analysis.gradients import clip_suggestion
 from trainlint.analysis.loss import (
@@ -184,8 +184,8 @@ def _cause_elsewhere(run: RunRecord, kind: str, t: LrTooHighThresholds) -> str |
     """
     if target_scale_drives_steps(run) is not None:
         return "quiet"
-    share = frozen_share(run)
-    if share is not None and share < FROZEN_SHARE and kind in {"stalled", "oscillating"}:
+    share = trainable_share(run)
+    if share is not None and share < MIN_TRAINABLE_SHARE and kind in {"stalled", "oscillating"}:
         return "quiet"
     if kind == "stalled" and schedule_collapse(run) is not None:
         return "quiet"  # the schedule took the LR away: TL303
