@@ -41,6 +41,28 @@ def fmt_metric(value: float | None) -> str:
     return num(value, ".3f") if abs(value) <= 1 else num(value, ".4g")
 
 
+def judged_val_metric(e: EvalSeries, last: int = 2) -> float | None:
+    """The best finite validation metric of the last `last` evaluations; None when there is none.
+
+    Why the best and not the last: one noisy evaluation on a small validation set must not make a
+    model look untrained (or damaged) on its own. Every rule that judges "where validation ended"
+    (TL304, TL405, TL501, TL502, memorisation) judges this value; the summary prints
+    `final_val_metric`.
+    """
+    tail = [float(v) for v in e.val_metric[-last:] if math.isfinite(v)]
+    if not tail:
+        return None
+    return max(tail) if e.higher_is_better else min(tail)
+
+
+def judged_progress(e: EvalSeries, last: int = 2) -> float:
+    """`judged_val_metric` as progress over chance (0 = chance, 1 = perfect); NaN when undefined."""
+    best = judged_val_metric(e, last)
+    if best is None or e.chance_metric is None:
+        return math.nan
+    return progress_over_chance(best, e.chance_metric, e.higher_is_better)
+
+
 @dataclass(frozen=True)
 class ValidationTurn:
     """What happened after the validation loss reached its minimum.
@@ -185,15 +207,14 @@ def memorisation(run: RunRecord, max_train_loss_share: float, min_gap: float, no
     if not (e.train_metric and e.val_metric and e.train_loss) or e.chance_metric is None:
         return None
     train = float(e.train_metric[-1])
-    tail = [v for v in e.val_metric[-2:] if math.isfinite(v)]
-    if not tail or not math.isfinite(train):
+    val = judged_val_metric(e)
+    if val is None or not math.isfinite(train):
         return None
     if e.higher_is_better:
         prior = prior_loss(run)
         if not prior:
             return None
         share = e.train_loss[-1] / prior
-        val = max(tail)
         span = 1 - e.chance_metric  # gap and noise in units of the way from chance to perfect
         if not span > 0:
             return None
@@ -203,7 +224,6 @@ def memorisation(run: RunRecord, max_train_loss_share: float, min_gap: float, no
         if not e.chance_metric > 0:
             return None
         share = train / e.chance_metric
-        val = min(tail)
         gap, noise = (val - train) / e.chance_metric, 0.0
     if not (share <= max_train_loss_share and gap >= max(min_gap, noise_sigmas * noise)):
         return None

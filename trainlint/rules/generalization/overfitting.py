@@ -9,8 +9,8 @@ from pydantic import Field
 from trainlint.analysis.generalization import (
     Memorisation,
     fmt_metric,
+    judged_progress,
     memorisation,
-    progress_over_chance,
     validation_turn,
 )
 from trainlint.analysis.series import round_sig
@@ -96,9 +96,7 @@ def overfitting(run: RunRecord, t: OverfittingThresholds) -> Iterator[Finding]:
     `min_evals_after` evaluations after the minimum; runs without a validation split.
     """
     e = run.evals
-    if e.chance_metric is not None and e.val_metric and \
-            progress_over_chance(max(e.val_metric[-2:]) if e.higher_is_better else min(e.val_metric[-2:]),
-                                 e.chance_metric, e.higher_is_better) < t.at_chance:
+    if judged_progress(e) < t.at_chance:  # NaN (no chance level) is not at chance
         return  # validation at chance: TL502 says why (what is fitted does not carry over)
     memorised = memorisation(run, t.max_train_loss_share, t.min_memorised_gap)
     turn = validation_turn(e)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-import numpy as np
 from pydantic import Field
 
 from trainlint.analysis.attribution import Remedy, decay_pull, flat_loss_cause
@@ -14,6 +13,7 @@ from trainlint.analysis.generalization import (
     final_val_metric,
     fit_progress,
     fmt_metric,
+    judged_val_metric,
     prior_loss,
     progress_over_chance,
 )
@@ -85,11 +85,9 @@ def underfitting(run: RunRecord, t: UnderfittingThresholds) -> Iterator[Finding]
     e = run.evals
     if e.chance_metric is None or len(e.val_metric) < t.min_evals:
         return
-    tail = np.asarray(e.val_metric[-t.last_evals:], float)
-    tail = tail[np.isfinite(tail)]
-    if len(tail) == 0:
+    best = judged_val_metric(e, t.last_evals)  # what is judged
+    if best is None:
         return
-    best = float(tail.max() if e.higher_is_better else tail.min())  # what is judged
     final = final_val_metric(e.val_metric)  # what the summary shows
     progress = progress_over_chance(best, e.chance_metric, e.higher_is_better)
     prior = prior_loss(run)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
-from trainlint.analysis.generalization import fit_progress, progress_over_chance
+from trainlint.analysis.generalization import fit_progress, judged_progress
 from trainlint.analysis.gradients import not_updated, weight_share
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
@@ -106,11 +106,4 @@ def frozen_or_unused_parameters(run: RunRecord, t: FrozenOrUnusedParametersThres
 
 def _not_learning(run: RunRecord, min_progress: float) -> bool:
     """The run ends without fitting its training data or with validation near chance (TL502's measures)."""
-    e = run.evals
-    if fit_progress(run) < min_progress:
-        return True
-    if e.chance_metric is None or not e.val_metric:
-        return False
-    best = max(e.val_metric[-2:]) if e.higher_is_better else min(e.val_metric[-2:])
-    return progress_over_chance(best, e.chance_metric, e.higher_is_better) < min_progress
-
+    return fit_progress(run) < min_progress or judged_progress(run.evals) < min_progress

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pydantic import Field
 
 from trainlint.analysis.attribution import decay_pull
-from trainlint.analysis.generalization import fmt_metric, progress_over_chance
+from trainlint.analysis.generalization import fmt_metric, judged_val_metric, progress_over_chance
 from trainlint.analysis.loss import progress
 from trainlint.probe.record import RunRecord
 from trainlint.rules.base import Finding, Fix, Severity, Stage, Thresholds, rule
@@ -39,9 +39,8 @@ class WeightDecayTooHighThresholds(Thresholds):
 def _damage(run: RunRecord, t: WeightDecayTooHighThresholds) -> tuple[str, float] | None:
     """(what the run reached, in words; its progress) when it is short of `max_progress`; else None."""
     e = run.evals
-    if e.chance_metric is not None and e.val_metric:
-        tail = e.val_metric[-t.last_evals:]
-        best = max(tail) if e.higher_is_better else min(tail)
+    best = judged_val_metric(e, t.last_evals)
+    if e.chance_metric is not None and best is not None:
         gain = progress_over_chance(best, e.chance_metric, e.higher_is_better)
         if gain < t.max_progress:
             return (f"validation {e.metric_name} reached {fmt_metric(best)} (chance {fmt_metric(e.chance_metric)}: "
