@@ -1,32 +1,9 @@
-"""Fault-zoo models written the way public repos write them (pytorch/examples mnist style:
-functional activations and pooling, `log_softmax` output for `nll`), sized for 8x8 digits."""
+"""Fault-zoo models for the regularisation and frozen-backbone families, written the way public repos
+write them (functional dropout and activations); the pytorch/examples CNN is `tl3_mnist_style.Net`."""
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-
-class Net(nn.Module):
-    """pytorch/examples mnist `Net`, scaled to (1, 8, 8) inputs; `p` is the dropout before the head."""
-
-    def __init__(self, p: float = 0.5, width: int = 64):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 16, 3, 1, padding=1)
-        self.conv2 = nn.Conv2d(16, 32, 3, 1, padding=1)
-        self.dropout1 = nn.Dropout(0.25)
-        self.fc1 = nn.Linear(32 * 4 * 4, width)
-        self.dropout2 = nn.Dropout(p)
-        self.fc2 = nn.Linear(width, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.conv1(x))
-        x = F.relu(self.conv2(x))
-        x = F.max_pool2d(x, 2)
-        x = self.dropout1(x)
-        x = torch.flatten(x, 1)
-        x = F.relu(self.fc1(x))
-        x = self.dropout2(x)
-        return F.log_softmax(self.fc2(x), dim=1)
 
 
 class DropoutMLP(nn.Module):
@@ -41,17 +18,6 @@ class DropoutMLP(nn.Module):
         x = F.dropout(F.relu(self.fc1(x)), self.p, training=self.training)
         x = F.dropout(F.relu(self.fc2(x)), self.p, training=self.training)
         return self.fc3(x)
-
-
-class FrozenBackboneNet(Net):
-    """`Net` with everything but the last layer frozen, as a fine-tuning recipe does, but nothing
-    here was pretrained: the head learns on random features."""
-
-    def __init__(self, p: float = 0.5, width: int = 64):
-        super().__init__(p, width)
-        for name, param in self.named_parameters():
-            if not name.startswith("fc2"):
-                param.requires_grad = False
 
 
 class FrozenMLP(nn.Module):
