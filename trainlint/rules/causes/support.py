@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from trainlint.analysis.attribution import trainable_share
+from trainlint.analysis.attribution import target_scale, trainable_share
 from trainlint.analysis.generalization import progress_over_chance
 from trainlint.analysis.gradients import not_updated
 from trainlint.probe.record import RunRecord
@@ -16,7 +14,6 @@ from trainlint.rules.causes.onset import BEFORE_TRAINING, onset
 FITTED_PROGRESS = 0.5  # a train subset half-way from chance to perfect has fitted something
 STARVED_LR_FRACTION = 0.1  # an applied LR under a tenth of optimizer.lr hardly moves the weights
 FROZEN_SHARE = 0.5  # half the weights frozen: the model that trains is not the one written
-RAW_TARGET_SCALE = 10.0  # regression targets this large (RMS) scale every gradient (TL103's limit)
 
 
 def came_first(run: RunRecord, cause: Finding, effect: Finding) -> bool:
@@ -62,8 +59,7 @@ def scale_explains(run: RunRecord) -> bool:
     """Unscaled inputs or regression targets explain large updates and gradients: the layer the
     inputs enter moves most (its gradient scales with the inputs), or regression targets ≥ 10 in
     scale (every layer's gradient scales with the error)."""
-    targets = run.data.target_rms or []
-    if run.task == "regression" and any(math.isfinite(t) and abs(t) >= RAW_TARGET_SCALE for t in targets):
+    if target_scale(run) is not None:  # the same "raw scale" TL103 and the flat-loss diagnosis use
         return True
     ur = run.update_ratio
     if not ur.names or not ur.values:
