@@ -97,9 +97,10 @@ def note_findings(fig, findings: Sequence[Finding], width: int = 150) -> None:
     if not findings:
         return
     lines = []
-    for f in findings:
+    for f in sorted(findings, key=lambda f: f.caused_by is not None):  # root causes first, as the reports
         where = f" (step {f.step})" if f.step is not None else ""
-        text = f"{f.code} {f.rule} [{f.severity.value}]{where}: {f.message}"
+        cause = f"↳ caused by {f.caused_by}: " if f.caused_by else ""
+        text = f"{cause}{f.code} {f.rule} [{f.severity.value}]{where}: {f.message}"
         lines.append(textwrap.shorten(text, width=width, placeholder=" …"))
     fig.supxlabel("\n".join(lines), fontsize=8, x=0.01, ha="left", color="#333333")
 
