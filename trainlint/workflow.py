@@ -106,19 +106,38 @@ def check(loaded: LoadedSpec, options: ProbeOptions) -> Outcome:
 
 def _finish(loaded: LoadedSpec, record: RunRecord, out_dir: Path, select: list[str], ignore: list[str],
             up_to: Stage, command: str, plots: bool, tensorboard: bool) -> Outcome:
-    """Evaluate the rules and write every output; report.json last, naming what was written."""
+    return finish_run(record, out_dir, config_path=str(loaded.path), config=_resolved_config(loaded),
+                      title=loaded.name, select=select, ignore=ignore, up_to=up_to, command=command,
+                      plots=plots, tensorboard=tensorboard, thresholds=loaded.spec.rules.thresholds,
+                      locate=loaded.position)
+
+
+def finish_run(record: RunRecord, out_dir: Path, *, config_path: str, config: dict, title: str,
+               select: list[str] = (), ignore: list[str] = (), up_to: Stage = Stage.RUN, command: str = "probe",
+               plots: bool = True, tensorboard: bool = False, thresholds: dict | None = None,
+               locate=None, write_record: bool = True) -> Outcome:
+    """Evaluate the rules on a finished record and write every output; report.json last, naming what
+    was written. Shared by `probe`, `check`, the Python API and its callbacks, and `diagnose`.
+
+    record.json (the whole RunRecord) is what `trainlint diagnose` re-reads, so a run folder can be
+    diagnosed again later, by a newer trainlint or with other rule settings.
+    """
+    select, ignore = list(select), list(ignore)
     findings, not_evaluated = evaluate(record, select=select, ignore=ignore, up_to=up_to,
-                                       thresholds=loaded.spec.rules.thresholds, locate=loaded.position)
+                                       thresholds=thresholds or {}, locate=locate)
     artifacts = ["report.json", "report.md", "metrics.jsonl"]
     warnings: list[str] = []
+    if write_record:
+        write_atomic(out_dir / "record.json", json.dumps(record.to_dict()))
+        artifacts.append("record.json")
     if plots:
-        artifacts += _plots(record, findings, out_dir, loaded.name, warnings)
+        artifacts += _plots(record, findings, out_dir, title, warnings)
     if tensorboard:
         from trainlint.report.tensorboard import write_tensorboard
 
         write_tensorboard(record, out_dir / "tensorboard")
         artifacts.append("tensorboard/")
-    report = build_report(str(loaded.path), _resolved_config(loaded), record, findings, not_evaluated, artifacts)
+    report = build_report(config_path, config, record, findings, not_evaluated, artifacts)
     report.command = command
     report.rules_evaluated = rules_evaluated(select, ignore, up_to, not_evaluated)
     from trainlint.report.markdown import render_markdown

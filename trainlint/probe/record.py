@@ -7,8 +7,8 @@ histories in milliseconds. The probe fills one; `metrics.jsonl` and `report.json
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, get_type_hints
 
 
 @dataclass
@@ -236,3 +236,51 @@ class RunRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        """The record `to_dict` (or record.json) gave; keys it does not know are ignored, missing ones
+        keep their defaults, so a record written by an older or newer trainlint still loads."""
+        return _build(cls, data)
+
+
+def _build(cls, data: dict[str, Any]):
+    """A dataclass from a dict: nested dataclasses rebuilt, JSON nulls back to NaN in float lists."""
+    hints = get_type_hints(cls)
+    kwargs = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        value, hint = data[f.name], hints[f.name]
+        nested = next((t for t in _DATACLASSES if t in (hint, *getattr(hint, "__args__", ()))), None)
+        if nested is not None and isinstance(value, dict):
+            value = _build(nested, value)
+        elif isinstance(value, dict) and f.name == "class_counts":
+            value = {int(k): v for k, v in value.items()}
+        elif isinstance(value, list):
+            value = _nan_for_null(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def _nan_for_null(values: list) -> list:
+    """JSON writes NaN and ±inf as null (see `json_safe`); numeric series get NaN back."""
+    if values and isinstance(values[0], list):
+        return [_nan_for_null(v) if isinstance(v, list) else v for v in values]
+    if any(isinstance(v, int | float) for v in values):
+        return [math.nan if v is None else v for v in values]
+    return values
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with non-finite floats as None, for strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+_DATACLASSES = (LayerSeries, ModelFacts, DataFacts, FirstBatch, EvalSeries, Resources, LrRange, CrashInfo)
