@@ -217,14 +217,14 @@ def test_flush_cadence_changes_nothing_recorded(tmp_path, monkeypatch):
     """Flushing every 7 steps (and writing metrics.jsonl each time) records what one flush at the end does."""
     from dataclasses import asdict
 
-    from trainlint.probe import loop
+    from trainlint.probe import loop, session
 
     volatile = ("step_time_s", "data_wait_s", "loop_seconds", "eval_seconds", "wall_seconds", "startup_seconds",
                 "first_step_after_process_start_s", "resources")
     records, lines, progress = [], [], []
     for flush_steps, out in ((7, tmp_path / "often"), (10_000, tmp_path / "once")):
-        monkeypatch.setattr(loop, "FLUSH_STEPS", flush_steps)
-        monkeypatch.setattr(loop, "FLUSH_SECONDS", 1e9)
+        monkeypatch.setattr(session, "FLUSH_STEPS", flush_steps)
+        monkeypatch.setattr(session, "FLUSH_SECONDS", 1e9)
         calls = []
         record = loop.run_probe(_tiny_spec(tmp_path), out, progress=lambda done, *_, seen=calls: seen.append(done))
         records.append(json.dumps({k: v for k, v in asdict(record).items() if k not in volatile}, sort_keys=True))

@@ -184,7 +184,7 @@ def test_out_is_created_and_foreign_files_are_left_alone(cli, tmp_path):
     assert (out / "notes.txt").read_text() == "mine"
     assert (out / "mine" / "data.csv").read_text() == "1,2\n"
     assert (out / "report.json.bak").read_text() == "mine too"
-    ours = {"report.json", "report.md", "metrics.jsonl", "loss.png", "gradients.png", "updates.png",
+    ours = {"report.json", "report.md", "metrics.jsonl", "record.json", "loss.png", "gradients.png", "updates.png",
             "activations.png"}
     assert {p.name for p in out.iterdir()} == ours | {"notes.txt", "mine", "report.json.bak"}  # no temp files
 

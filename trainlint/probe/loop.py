@@ -1,20 +1,15 @@
-"""The instrumented training loop: a plain PyTorch loop plus cheap recorders, filling a RunRecord.
+"""The instrumented training loop of the YAML probe: a plain PyTorch loop driving a `Recording`.
 
-Why the loop flushes rarely: every host read of a device tensor (`.item()`, `.tolist()`)
-waits for the GPU, and on CPU each flush costs a fixed ~0.5 ms of small tensor and array
-ops (more right after a training step, whose caches it shares). Recorders keep their
-statistics on device and the loop copies them to the host every `FLUSH_SECONDS` (so
-metrics.jsonl and the progress bar still move twice a second), or after `FLUSH_STEPS` steps
-on very fast models, which bounds what is pending. On CPU the loss is read every step (it
-is free there) so a NaN stops the probe at once; off CPU it is checked at each flush.
+The recorders, their flush cadence and the record's bookkeeping live in `probe/session.py`,
+shared with the Python API (`trainlint.watch`) and its callbacks; this module owns what only
+the probe does: building the spec's components, fetching batches, the forward/loss/backward/step
+sequence, the evaluations, the time budget and the crash capture.
 """
 
 from __future__ import annotations
 
 import gc
-import math
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -26,32 +21,17 @@ from trainlint.probe.adapters import AdapterError
 from trainlint.probe.crash import capture
 from trainlint.probe.metrics import MetricsWriter
 from trainlint.probe.record import ModelFacts, RunRecord
-from trainlint.probe.recorders.activations import (
-    ActivationRecorder,
-    activation_modules,
-    name_series,
-)
+from trainlint.probe.recorders.activations import activation_modules
 from trainlint.probe.recorders.evaluation import (
     Evaluator,
     chance_metric,
     metric_for,
     scanned_chance,
 )
-from trainlint.probe.recorders.gradients import GradientRecorder
-from trainlint.probe.recorders.host import to_host
 from trainlint.probe.recorders.inputs import first_batch_facts, scan_data
-from trainlint.probe.recorders.layers import LayerIndex
-from trainlint.probe.recorders.resources import ResourceRecorder
-from trainlint.probe.recorders.updates import UpdateRecorder
+from trainlint.probe.session import FAMILIES, Progress, Recording
 from trainlint.probe.threads import CpuLoad, choose_threads
 from trainlint.spec.loader import LoadedSpec
-
-FLUSH_SECONDS = 0.5
-FLUSH_STEPS = 1000
-RESOURCE_EVERY = 50  # a sample costs ~0.1 ms in the loop; memory growth shows over hundreds of steps
-FAMILIES = frozenset({"gradients", "updates", "activations", "resources"})
-
-Progress = Callable[[int, int, float], None]  # (steps done, steps planned, latest loss)
 
 
 def model_facts(model: torch.nn.Module) -> ModelFacts:
@@ -158,28 +138,20 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
            progress: Progress | None, started: float, families: frozenset[str], load: CpuLoad) -> None:
     model, loss_fn, optimizer, schedule = comps.model, comps.loss_fn, comps.optimizer, comps.schedule
     reader = comps.reader
-    device, steps, cpu = comps.device, spec.probe.steps, comps.device.type == "cpu"
-    index = LayerIndex.of(model)
-    grads, updates = GradientRecorder(index), UpdateRecorder(index)
-    acts, resources = ActivationRecorder(model), ResourceRecorder(device)
-    for series in (record.layer_grad_norm, record.layer_param_norm, record.update_ratio):
-        series.names = list(index.layers)
-    name_series(record, acts)  # activation modules; functional activations join after the first sampled pass
+    device, steps = comps.device, spec.probe.steps
+    rec = Recording(record, model, device, stats_every=spec.probe.stats_every, writer=writer, progress=progress,
+                    families=families)
     evaluator = Evaluator(model, loss_fn, comps.val_loader, comps.data.train, comps.info.task,
                           record.loss_class, device, spec.seed, comps.data.tensors, reader)
-    clip, stats_every, eval_every = spec.probe.clip_grad_norm, spec.probe.stats_every, spec.probe.eval_every
+    clip, eval_every = spec.probe.clip_grad_norm, spec.probe.eval_every
     budget = spec.probe.max_seconds  # seconds of training loop, from the first step
-    use_grads, use_updates = "gradients" in families, "updates" in families
-    use_acts, use_resources = "activations" in families, "resources" in families
-    pending_loss: list[torch.Tensor] = []  # off CPU: losses not yet copied to the host
-    lr_series, step_times, data_waits = record.lr_series, record.step_time_s, record.data_wait_s
     model.train()
     batches = iter(comps.train_loader)
     record.startup_seconds = time.perf_counter() - started
     x = y = out = batch = None
-    step = unflushed = flushes = 0
+    step = 0
     stop = None
-    last_flush = loop_started = time.perf_counter()
+    loop_started = time.perf_counter()
     for step in range(steps):
         t0 = time.perf_counter()
         phase = "data"
@@ -201,14 +173,9 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
                 record.first_batch = first_batch_facts(model, loss_fn, batch, reader, record.loss_class,
                                                        record.num_classes)
                 record.eval_seconds += time.perf_counter() - t1
-            sampled = step % stats_every == 0 or step == steps - 1
+            sampled = rec.sampled(step, last=step == steps - 1)
             optimizer.zero_grad(set_to_none=True)
-            if sampled and use_acts:
-                with acts.recording(step):  # detached even when the forward pass raises
-                    raw_out, out = reader.forward(model, batch)
-                if step == 0:  # the first pass named the functional activations (F.relu, ...)
-                    name_series(record, acts)
-            else:
+            with rec.forward(step, sampled):
                 raw_out, out = reader.forward(model, batch)
             phase = "loss"
             loss = reader.loss(loss_fn, raw_out, out, batch)
@@ -218,18 +185,14 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
                 record.first_batch.initial_loss = float(loss_value)
             phase = "backward"
             loss.backward()
-            if use_grads:
-                grads.after_backward()
+            rec.after_backward()
             if clip is not None:
-                torch.nn.utils.clip_grad_norm_(index.params, clip)
+                torch.nn.utils.clip_grad_norm_(rec.index.params, clip)
             phase = "optimizer"
-            if sampled and use_updates:
-                updates.before_step()
-                optimizer.step()
-                updates.after_step(step)
-            else:
-                optimizer.step()
-            lr_series.append(optimizer.param_groups[0]["lr"])
+            rec.before_update(sampled)
+            optimizer.step()
+            rec.after_update(step, sampled)
+            lr = optimizer.param_groups[0]["lr"]
             schedule.step(loss_value)
         except KeyboardInterrupt:
             stop = "interrupted"
@@ -241,54 +204,29 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
             stop = "crashed"
             break
         t2 = time.perf_counter()
-        record.steps.append(step)
-        step_times.append(t2 - t0)
-        data_waits.append(t1 - t0)
-        if cpu:  # free on CPU: every loss reaches the host at once, and a NaN stops this step
-            value = float(loss_value)
-            record.train_loss.append(value)
-            if not math.isfinite(value):
-                stop = "non_finite_loss"
-        else:
-            pending_loss.append(loss_value)
+        if not rec.end_step(step, loss_value, lr, t2 - t0, t1 - t0):
+            stop = "non_finite_loss"  # on CPU every loss reaches the host at once: a NaN stops this step
         if stop is None and interrupt.requested():  # Ctrl-C: stop after this step (see probe/interrupt.py)
             stop = "interrupted"
         if stop is None and budget is not None and t2 - loop_started >= budget and step < steps - 1:
             stop = "time_budget"  # evaluated below like a last step, so the report has final val metrics
         last = step == steps - 1 or stop is not None
-        unflushed += 1
-        flushed = last or unflushed >= FLUSH_STEPS or t2 - last_flush >= FLUSH_SECONDS
-        if flushed:
-            unflushed = 0
-            checked = len(record.train_loss)
-            _flush(record, pending_loss, grads, updates, acts)
-            flushes += 1
-            gc.collect(1 if flushes % 10 == 0 else 0)  # see run_probe: automatic collection is off
-            if not cpu and not all(math.isfinite(v) for v in record.train_loss[checked:]):
-                stop = "non_finite_loss"  # off CPU the loss reaches the host only here
-            if progress is not None:
-                progress(step + 1, steps, record.train_loss[-1])
-            last_flush = time.perf_counter()
-        if use_resources and (step % RESOURCE_EVERY == 0 or last):
-            _sample_resources(record, resources, step)
+        flushed, finite = rec.flush_if_due(step, last)
+        if not finite and stop is None:
+            stop = "non_finite_loss"  # off CPU the loss reaches the host only at a flush
+        rec.sample_resources(step, last)
         if (stop is None and ((step + 1) % eval_every == 0 or step == steps - 1)) or stop == "time_budget":
             t_eval = time.perf_counter()
             if not _evaluate(record, evaluator, step):
                 stop = "crashed"
             record.eval_seconds += time.perf_counter() - t_eval
         if flushed:
-            writer.write_available(record)
+            rec.write()
         if stop is not None:
             break
-    if stop in ("interrupted", "crashed"):
-        _flush(record, pending_loss, grads, updates, acts)
-        writer.write_available(record)
     record.loop_seconds = time.perf_counter() - loop_started
     record.stop_reason = stop or "completed"
-    if record.steps and use_grads:
-        record.params_never_grad = grads.never_grad()
-    if record.steps and use_resources:
-        _sample_resources(record, resources, record.steps[-1])
+    rec.finish()
 
 
 def _process_start() -> float:
@@ -302,35 +240,6 @@ def _check_scalar(loss) -> None:
         raise TypeError(f"the loss returned {type(loss).__name__}, not a tensor")
     if loss.numel() != 1:
         raise ValueError(f"the loss returned a tensor of shape {tuple(loss.shape)}; a scalar is expected")
-
-
-def _flush(record: RunRecord, pending_loss, grads, updates, acts) -> None:
-    """Copy the recorders' pending statistics to the host."""
-    if pending_loss:
-        record.train_loss.extend(to_host([pending_loss], len(pending_loss)).reshape(-1).tolist())
-        pending_loss.clear()
-    # A step that crashed after backward left a gradient row without a step: drop it.
-    for row in grads.flush()[: len(record.steps) - len(record.grad_norm)]:
-        record.grad_norm.append(row[0])
-        record.layer_grad_norm.append(record.steps[len(record.grad_norm) - 1], row[1:])
-    for step, param_norms, ratios in updates.flush():
-        record.layer_param_norm.append(step, param_norms)
-        record.update_ratio.append(step, ratios)
-    for step, rows in acts.flush():
-        record.dead_fraction.append(step, [r[0] for r in rows])
-        record.saturated_fraction.append(step, [r[1] for r in rows])
-        record.activation_mean.append(step, [r[2] for r in rows])
-        record.activation_std.append(step, [r[3] for r in rows])
-
-
-def _sample_resources(record: RunRecord, resources: ResourceRecorder, step: int) -> None:
-    rss, cpu, mem, util = resources.sample()
-    r = record.resources
-    r.steps.append(step)
-    r.rss_mb.append(rss)
-    r.cpu_percent.append(cpu)
-    r.cuda_mem_mb.append(mem)
-    r.gpu_util_percent.append(util)
 
 
 def _evaluate(record: RunRecord, evaluator: Evaluator, step: int) -> bool:

@@ -113,6 +113,12 @@ class MetricsWriter:
         while data:
             data = data[self._file.write(data):]
 
+    def rebase(self, record: RunRecord) -> None:
+        """After the record was decimated: everything it holds is written, so every cursor is at its end."""
+        self._written = len(record.train_loss)
+        self._cursors = {key: len(getattr(record, key).steps) for key in SERIES}
+        self._evals = len(record.evals.steps)
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()

@@ -205,8 +205,17 @@ class ActivationRecorder:
             raise
         self.disarm(step)
 
-    def arm(self) -> None:
-        """Attach to the model; the function mode and the module stack only while functional calls are wanted."""
+    @property
+    def named(self) -> bool:
+        """Whether a first pass has fixed the names of the functional activations."""
+        return self._calls is not None
+
+    def arm(self, running: nn.Module | None = None) -> None:
+        """Attach to the model; the function mode and the module stack only while functional calls are wanted.
+
+        `running`: the module whose forward is already under way when this is called from its forward
+        pre-hook (the Python API arms from the model's own hook): it starts the module stack.
+        """
         for name, module in self.modules.items():
             self._handles.append(module.register_forward_hook(self._hook(name)))
         if self._calls is None or self._calls:
@@ -214,6 +223,8 @@ class ActivationRecorder:
             self._handles.append(register_module_forward_hook(self._leave, always_call=True))
             self._mode.__enter__()
             self._mode_on = True
+            if running is not None:
+                self._stack.append(running)
 
     def _hook(self, name: str):
         def hook(module, _inputs, output):

@@ -4,7 +4,7 @@ Why every step: exploding gradients and NaNs can appear in one step and must not
 by sampling. Why it is cheap: per step only one `_foreach_norm` over all gradients, kept on
 device; the norms are stacked and copied to the host once per flush, where folding parameters
 into layers, the global norm and the never-had-a-gradient mask are computed for all pending
-steps together (see `FLUSH_STEPS` in probe/loop.py).
+steps together (see `FLUSH_STEPS` in probe/session.py).
 """
 
 from __future__ import annotations
