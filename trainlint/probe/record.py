@@ -204,6 +204,8 @@ class RunRecord:
     params_never_grad: list[str] = field(default_factory=list)  # trainable, grad always None/zero
     evals: EvalSeries = field(default_factory=EvalSeries)
     resources: Resources = field(default_factory=Resources)
+    rank_step_time_s: list[float] = field(default_factory=list)  # DDP: each rank's median step time
+    rank_data_wait_s: list[float] = field(default_factory=list)  # DDP: each rank's median data wait
     crash: CrashInfo | None = None
     lr_range: LrRange | None = None  # see workflow: run when an LR-lowering fix was suggested
     stop_reason: str = "completed"  # completed | non_finite_loss | crashed | interrupted | time_budget
@@ -226,6 +228,8 @@ class RunRecord:
             return len(value) > 0 and bool(value.names)
         if isinstance(value, EvalSeries):
             return len(value.steps) > 0
+        if isinstance(value, DataFacts):  # a watched loop that logged no inputs or targets has none
+            return value.samples_scanned > 0 or value.n_train > 0
         if isinstance(value, list | dict):
             return len(value) > 0
         return True

@@ -126,6 +126,11 @@ class Recording:
         if sampled and self.use_updates:
             self.updates.after_step(step)
 
+    def drop_step(self) -> None:
+        """The step whose gradients were just recorded is not appended (see trainlint/api.py)."""
+        if self.use_grads:
+            self.grads.drop_last()
+
     def end_step(self, step: int, loss: torch.Tensor | float, lr: float, step_time: float, data_wait: float) -> bool:
         """Append one finished step; False when its loss is known to be non-finite already (CPU)."""
         r = self.record

@@ -37,6 +37,11 @@ class GradientRecorder:
         else:
             self._pending.append(torch._foreach_norm(grads))
 
+    def drop_last(self) -> None:
+        """Forget the latest pending step (a watched loop's step that logged no loss)."""
+        if self._pending:
+            self._pending.pop()
+
     def flush(self) -> list[list[float]]:
         """Rows `[global, layer_0, ..., layer_L-1]` for the pending steps (one host copy)."""
         if not self._pending:

@@ -48,10 +48,16 @@ def scan_data(bundle: DataBundle, target_key: str | None = None) -> DataFacts:
         x, y = bundle.tensors[0], bundle.tensors[1]
     else:
         x, y = _sample(bundle.train, target_key)
+    return sample_facts(facts, x, y, bundle.info.task)
+
+
+def sample_facts(facts: DataFacts, x: torch.Tensor | None, y: torch.Tensor | None, task: str) -> DataFacts:
+    """`facts` filled with the statistics of a sample of inputs `x` and targets `y` (the whole
+    split, a scan of a user's dataset, or the batches a watched loop logged)."""
     if x is None:
         return facts
     facts.samples_scanned = int(x.shape[0])
-    feats = _feature_matrix(x, bundle.info.input_kind)
+    feats = _feature_matrix(x, facts.input_kind)
     if feats is not None:
         finite = torch.isfinite(feats)
         facts.n_nonfinite_inputs = int((~finite).sum())
@@ -70,7 +76,7 @@ def scan_data(bundle: DataBundle, target_key: str | None = None) -> DataFacts:
             facts.feature_rms_max, facts.feature_rms_min = float(rms.max()), float(rms.min())
             facts.feature_rms_argmax = int(varying.nonzero()[int(rms.argmax()), 0])
     if y is not None and y.numel():
-        _target_facts(facts, y, bundle.info.task)
+        _target_facts(facts, y, task)
     return facts
 
 
@@ -180,16 +186,7 @@ def first_batch_facts(model, loss_fn, batch: Batch, reader: Reader, loss_class: 
             if isinstance(target, torch.Tensor):
                 facts.target_shape = list(target.shape)
             facts.output_shape = list(scores.shape)
-            facts.output_dtype = _dtype(out)
-            o = out.float()
-            facts.output_min, facts.output_max = float(o.min()), float(o.max())
-            dim = -1 if is_token_level(out, y) else 1  # where the class scores are
-            if o.dim() >= 2 and o.shape[dim] > 1:
-                facts.output_rows_sum_to_one = bool((o >= 0).all() and torch.allclose(
-                    o.sum(dim), torch.ones(1, device=o.device), atol=1e-3))
-                facts.output_is_log_prob = bool((o <= 1e-6).all() and torch.allclose(
-                    o.logsumexp(dim), torch.zeros(1, device=o.device), atol=1e-3))
-            facts.output_sensitivity = output_sensitivity(out)
+            output_facts(facts, out, y)
             # A loss that raises here raises in the training step too, which reports it.
             with contextlib.suppress(Exception):
                 facts.expected_initial_loss = _chance_loss(loss_fn, reader, scores, target, loss_class,
@@ -197,4 +194,19 @@ def first_batch_facts(model, loss_fn, batch: Batch, reader: Reader, loss_class: 
         facts.loss_warnings = sorted({str(w.message) for w in caught})
     finally:
         model.train(was_training)
+    return facts
+
+
+def output_facts(facts: FirstBatch, out: torch.Tensor, y) -> FirstBatch:
+    """The output's dtype, range, form (probabilities? log-probabilities?) and input sensitivity."""
+    facts.output_dtype = _dtype(out)
+    o = out.detach().float()
+    facts.output_min, facts.output_max = float(o.min()), float(o.max())
+    dim = -1 if is_token_level(out, y) else 1  # where the class scores are
+    if o.dim() >= 2 and o.shape[dim] > 1:
+        facts.output_rows_sum_to_one = bool((o >= 0).all() and torch.allclose(
+            o.sum(dim), torch.ones(1, device=o.device), atol=1e-3))
+        facts.output_is_log_prob = bool((o <= 1e-6).all() and torch.allclose(
+            o.logsumexp(dim), torch.zeros(1, device=o.device), atol=1e-3))
+    facts.output_sensitivity = output_sensitivity(out)
     return facts

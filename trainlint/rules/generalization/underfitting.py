@@ -105,15 +105,19 @@ def underfitting(run: RunRecord, t: UnderfittingThresholds) -> Iterator[Finding]
             f" ({fmt_metric(best)} at best over the last {len(e.val_metric[-t.last_evals:])} evaluations)"
         head = (f"validation {e.metric_name} {fmt_metric(final)} at the end{judged} is near chance "
                 f"({fmt_metric(e.chance_metric)}): {progress:.0%} of the way from chance to perfect (< {t.min_progress:.0%})")
-        fits = ("the train subset is at chance too: the model does not fit at all" if not train_progress >= 2 * t.min_progress
-                else f"the train subset is not ({fmt_metric(e.train_metric[-1])}): what it fits does not generalise")
+        if math.isnan(train_progress):  # no train-subset evaluation (a watched loop that logged none)
+            fits = None
+        elif train_progress < 2 * t.min_progress:
+            fits = "the train subset is at chance too: the model does not fit at all"
+        else:
+            fits = f"the train subset is not ({fmt_metric(e.train_metric[-1])}): what it fits does not generalise"
     else:
         head = (f"the model does not fit its own training data: the train-subset loss {e.train_loss[-1]:.3g} is "
                 f"{fit:.1%} below the loss of predicting the class frequencies ({prior:.3g}; < {t.min_fit_progress:.0%}), "
                 f"and validation {e.metric_name} ends at {fmt_metric(final)}")
         fits = "its predictions are barely more confident than the class prior"
     yield Finding(
-        message=f"{head}; {fits}; {cause.summary}",
+        message="; ".join(part for part in (head, fits, cause.summary) if part),
         evidence={"val_metric": final, "val_metric_judged": best, "last_evals": t.last_evals,
                   "chance_metric": e.chance_metric, "progress": progress, "fit_progress": fit,
                   "prior_loss": prior, "cause": cause.kind, "cause_evidence": cause.evidence,
