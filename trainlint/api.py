@@ -135,6 +135,8 @@ class Watch:
         self._armed = False
         self._t_step_end = self._t_eval_end = self._t_forward = None
         self._data_wait = 0.0
+        self._t_forward_end: float | None = None  # the end of this step's first training forward
+        self._own_s: list[float] = []  # per step: data wait + forward (see TL604)
         self._first_output = None
         self._first_inputs = None
         self._samples: list[tuple[torch.Tensor | None, torch.Tensor | None]] = []
@@ -147,14 +149,7 @@ class Watch:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc is not None and not self._closed:
-            if isinstance(exc, KeyboardInterrupt):
-                self.record.stop_reason = "interrupted"
-            else:
-                x = self._first_inputs if self._step == 0 else None
-                self.record.crash = capture(exc, self._phase, self._step, input=x)
-                self.record.stop_reason = "crashed"
-        self.close()
+        self.close(exc)
         return False  # the user's exception goes on
 
     def log(self, loss=None, *, inputs=None, targets=None, outputs=None) -> None:
@@ -195,11 +190,21 @@ class Watch:
         e.output_sensitivity.append(math.nan)
         self._t_eval_end = time.perf_counter()
 
-    def close(self):
-        """Stop recording, diagnose, write the outputs (rank 0) and print the diagnosis; returns the Report."""
+    def close(self, exc: BaseException | None = None):
+        """Stop recording, diagnose, write the outputs (rank 0) and print the diagnosis; returns the Report.
+
+        `exc`: the exception that ended training, if one did (a KeyboardInterrupt marks the run
+        interrupted, anything else records the crash, TL001); the context manager passes it itself.
+        """
         if self._closed:
             return self.report
         self._closed = True
+        if isinstance(exc, KeyboardInterrupt):
+            self.record.stop_reason = "interrupted"
+        elif exc is not None:
+            x = self._first_inputs if self._step == 0 else None
+            self.record.crash = capture(exc, self._phase, self._step, input=x)
+            self.record.stop_reason = "crashed"
         for handle in self._handles:
             handle.remove()
         if self._armed:
@@ -212,7 +217,7 @@ class Watch:
         self._data_facts()
         self.rec.finish()
         if self.world > 1:
-            _gather_ranks(r)
+            _gather_ranks(r, self._own_s)
         if self.rank != 0:
             return None
         from trainlint.workflow import finish_run
@@ -249,13 +254,40 @@ class Watch:
             self._t_eval_end = time.perf_counter()
             return
         self._phase = "loss"
+        if self._t_forward_end is None:
+            self._t_forward_end = time.perf_counter()
         if self._step == 0 and self._first_output is None and output is not None:
             self._first_output = _prediction(output)
 
-    def _before_step(self, optimizer, args, kwargs) -> None:
+    def _before_step(self, optimizer, args, kwargs):
+        """Read the gradients before the update; given a closure, read them after it runs.
+
+        Why the closure: `optimizer.step(closure)` (Lightning's automatic optimization, LBFGS) runs
+        the forward and backward inside the step, after this hook: the gradients here would be
+        the previous step's. Only the first call counts (LBFGS calls it again at trial points).
+        """
         self._phase = "optimizer"
         if self._mode == "after":
             self._close_step()
+        closure = kwargs.get("closure", args[1] if len(args) > 1 else None)  # args[0] is the optimizer
+        if closure is None:
+            self._gradients_ready()
+            return None
+        pending = [True]
+
+        def read_after(*a, **kw):
+            result = closure(*a, **kw)
+            if pending:
+                pending.clear()
+                self._phase = "optimizer"
+                self._gradients_ready()
+            return result
+
+        if "closure" in kwargs:
+            return args, {**kwargs, "closure": read_after}
+        return (args[0], read_after, *args[2:]), kwargs
+
+    def _gradients_ready(self) -> None:
         self.rec.after_backward()
         self.rec.before_update(self.rec.sampled(self._step))
 
@@ -265,8 +297,10 @@ class Watch:
         now = time.perf_counter()
         start = self._t_forward if self._t_forward is not None else (self._t_step_end or self._started)
         self._open = (step, float(optimizer.param_groups[0]["lr"]), now - start + self._data_wait, self._data_wait)
+        if self._t_forward is not None and self._t_forward_end is not None and self.world > 1:
+            self._own_s.append(self._data_wait + self._t_forward_end - self._t_forward)
         self._step += 1
-        self._t_step_end, self._t_forward, self._data_wait = now, None, 0.0
+        self._t_step_end, self._t_forward, self._t_forward_end, self._data_wait = now, None, None, 0.0
         self._phase = "data"
         if step == 0:
             self.record.first_step_after_process_start_s = time.time() - _process_start()
@@ -449,17 +483,20 @@ def _distributed() -> tuple[int, int]:
     return 0, 1
 
 
-def _gather_ranks(record: RunRecord) -> None:
-    """Every rank's median step time, on every rank (rank 0 puts them in the report: TL604)."""
+def _gather_ranks(record: RunRecord, own: list[float]) -> None:
+    """Every rank's medians per step (whole step, data wait, own time), on every rank; rank 0's report
+    judges them (TL604)."""
     import statistics
 
+    def median(values: list[float]) -> float:
+        return statistics.median(values) if values else math.nan
+
     dist = torch.distributed
-    mine = statistics.median(record.step_time_s) if record.step_time_s else math.nan
-    waits = statistics.median(record.data_wait_s) if record.data_wait_s else math.nan
     gathered: list = [None] * dist.get_world_size()
-    dist.all_gather_object(gathered, (mine, waits))
-    record.rank_step_time_s = [float(t) for t, _ in gathered]
-    record.rank_data_wait_s = [float(w) for _, w in gathered]
+    dist.all_gather_object(gathered, (median(record.step_time_s), median(record.data_wait_s), median(own)))
+    record.rank_step_time_s = [float(g[0]) for g in gathered]
+    record.rank_data_wait_s = [float(g[1]) for g in gathered]
+    record.rank_own_time_s = [float(g[2]) for g in gathered]
 
 
 def _print(outcome) -> None:

@@ -7,6 +7,7 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from trainlint.cli.check import check_command
 from trainlint.cli.compare import compare_losses_command, compare_optimizers_command
+from trainlint.cli.diagnose import diagnose_command
 from trainlint.cli.fix import fix_command
 from trainlint.cli.init import init_command
 from trainlint.cli.lr_find import lr_find_command
@@ -42,6 +43,7 @@ app = typer.Typer(
 )
 app.command("probe", cls=_Command)(probe_command)
 app.command("check", cls=_Command)(check_command)
+app.command("diagnose", cls=_Command)(diagnose_command)
 app.command("fix", cls=_Command)(fix_command)
 app.command("init", cls=_Command)(init_command)
 app.command("rules", cls=_Command)(rules_command)

@@ -204,8 +204,11 @@ class RunRecord:
     params_never_grad: list[str] = field(default_factory=list)  # trainable, grad always None/zero
     evals: EvalSeries = field(default_factory=EvalSeries)
     resources: Resources = field(default_factory=Resources)
-    rank_step_time_s: list[float] = field(default_factory=list)  # DDP: each rank's median step time
-    rank_data_wait_s: list[float] = field(default_factory=list)  # DDP: each rank's median data wait
+    # DDP (a watched run under torchrun): each rank's median per step of the whole step, of the data
+    # wait, and of its own time (data wait + forward pass: the part no other rank's pace is in)
+    rank_step_time_s: list[float] = field(default_factory=list)
+    rank_data_wait_s: list[float] = field(default_factory=list)
+    rank_own_time_s: list[float] = field(default_factory=list)
     crash: CrashInfo | None = None
     lr_range: LrRange | None = None  # see workflow: run when an LR-lowering fix was suggested
     stop_reason: str = "completed"  # completed | non_finite_loss | crashed | interrupted | time_budget
@@ -227,6 +230,8 @@ class RunRecord:
         if isinstance(value, LayerSeries):
             return len(value) > 0 and bool(value.names)
         if isinstance(value, EvalSeries):
+            return len(value.steps) > 0
+        if isinstance(value, Resources):
             return len(value.steps) > 0
         if isinstance(value, DataFacts):  # a watched loop that logged no inputs or targets has none
             return value.samples_scanned > 0 or value.n_train > 0

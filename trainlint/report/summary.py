@@ -89,12 +89,15 @@ def summary_rows(report: Report, out_dir: str | None = None) -> list[tuple[str, 
     else:
         rows.append(("steps", f"{s.steps_run}/{s.steps_planned}{stopped}"))
         rows.append(("wall time", f"{s.wall_seconds:.1f} s"))
-        rows.append(("train loss", f"{fmt(m.initial_loss)} → {fmt(m.final_train_loss)}{chance_loss}"))
+        start = f"{fmt(m.initial_loss)} → " if m.initial_loss is not None else ""  # a log has no first-batch loss
+        rows.append(("train loss", f"{start}{fmt(m.final_train_loss)}{chance_loss}"))
         chance = f"  (chance {fmt_metric(m.chance_metric)})" if m.chance_metric is not None else ""
         rows.append((f"val {m.metric_name}", fmt_metric(m.final_val_metric) + chance))
         rows.append(("val loss", fmt(m.final_val_loss)))
-        rows.append(("speed", f"{fmt(m.steps_per_second, '.1f')} steps/s"))
-    rows.append(("peak memory", f"{fmt(m.peak_rss_mb, '.0f')} MB RSS"))
+        if m.steps_per_second is not None:  # a TensorBoard log (diagnose) has no step times
+            rows.append(("speed", f"{fmt(m.steps_per_second, '.1f')} steps/s"))
+    if m.peak_rss_mb is not None:  # nor memory samples
+        rows.append(("peak memory", f"{fmt(m.peak_rss_mb, '.0f')} MB RSS"))
     rows.append(("findings", counts_text(report)))
     if out_dir is not None:
         rows.append(("artifacts", f"{out_dir.rstrip('/')}/ ({', '.join(report.artifacts)})"))

@@ -43,7 +43,8 @@ def evaluate(record: RunRecord, *, select: Iterable[str] = (), ignore: Iterable[
             continue
         missing = [q for q in rule.requires if not record.has(q)]
         if missing:
-            skipped.append(NotEvaluated(code=rule.code, rule=rule.name, reason=not_recorded(missing)))
+            reason = not_recorded(missing, getattr(record, "source", ""))  # a log's records name it (diagnose)
+            skipped.append(NotEvaluated(code=rule.code, rule=rule.name, reason=reason))
             continue
         params = rule.thresholds.model_validate(thresholds.get(rule.name, {}))
         if (short := too_short(record, params)) is not None:
@@ -74,23 +75,34 @@ QUANTITIES = {
 
 
 def too_short(record: RunRecord, params: Any) -> str | None:
-    """Why a run its time budget cut short has too few steps for a rule (its `min_steps`), or None.
+    """Why a run its time budget cut short, or a log, has too few steps for a rule (its `min_steps`), or None.
 
-    Why only the time budget: a completed run is as long as the spec asked, and a crash or a
-    non-finite loss is reported in its own right; a run the budget stopped is where a rule
-    passing quietly for want of steps would read as a clean bill of health.
+    Why only these: a completed run is as long as the spec asked, and a crash or a non-finite
+    loss is reported in its own right; a run the budget stopped, or a log with a few points
+    (diagnose), is where a rule passing quietly for want of steps would read as a clean bill of health.
     """
     need = getattr(params, "min_steps", None)
-    if record.stop_reason != "time_budget" or not isinstance(need, int) or record.steps_run >= need:
+    if not isinstance(need, int) or record.steps_run >= need:
+        return None
+    if source := getattr(record, "source", ""):  # a log: its points are all there is (diagnose)
+        return f"needs at least {need} logged training losses; {source} has {record.steps_run}"
+    if record.stop_reason != "time_budget":
         return None
     return f"needs at least {need} steps; the time budget stopped the probe after {count(record.steps_run, 'step')}"
 
 
-def not_recorded(missing: list[str]) -> str:
-    """Why a rule could not run, for people: "not recorded: update ratios, the training loss"."""
+def not_recorded(missing: list[str], source: str = "") -> str:
+    """Why a rule could not run, for people: "not recorded: update ratios, the training loss".
+
+    `source` names where a record rebuilt after the fact came from ("the TensorBoard log"): what
+    it lacks was never logged there, so the probe's explanations in brackets do not apply.
+    """
     if missing == ["crash"]:
         return "nothing to check: the probe did not crash"
-    return "not recorded: " + ", ".join(QUANTITIES.get(q, q.replace("_", " ")) for q in missing)
+    words = [QUANTITIES.get(q, q.replace("_", " ")) for q in missing]
+    if source:
+        return f"not in {source}: " + ", ".join(w.split(" (")[0] for w in words)
+    return "not recorded: " + ", ".join(words)
 
 
 def _internal_error(rule: Rule, exc: Exception) -> NotEvaluated:
