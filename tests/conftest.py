@@ -39,3 +39,10 @@ def cli() -> Cli:
 
 def read_report(out: Path) -> dict:
     return json.loads((out / "report.json").read_text())
+
+
+def line_of(module, text: str) -> int:
+    """The line of the first occurrence of `text` in a module's source (where a report should point)."""
+    from inspect import getsource
+
+    return next(i for i, line in enumerate(getsource(module).splitlines(), 1) if text in line)

@@ -11,7 +11,7 @@ from torch import nn
 
 import trainlint
 from examples import plain_loop
-from tests.conftest import CONFIGS
+from tests.conftest import CONFIGS, line_of
 
 
 def _loop(tmp_path, steps=30, *, log_every=1, before_step=False, accumulate=1, fail_at=None, lr=0.05, **watch):
@@ -60,7 +60,7 @@ def test_planted_faults_are_diagnosed(tmp_path, fault, root):
     report = plain_loop.main(["--fault", fault, "--out", str(tmp_path / fault)])
     assert report.summary.status == "fail"
     assert report.root_causes[0].code == root
-    assert report.config_path.endswith("plain_loop.py:51")  # findings point at the watch(...) call
+    assert report.config_path.endswith(f"plain_loop.py:{line_of(plain_loop, 'trainlint.watch(')}")  # the watch call
 
 
 def test_one_recording_path_records_what_the_probe_records(tmp_path):

@@ -93,7 +93,7 @@ def test_what_a_log_lacks_is_not_evaluated(cli, tmp_path):
     reasons = {n["code"]: n["reason"] for n in read_report(tmp_path / "out")["not_evaluated"]}
     assert reasons["TL401"] == "not in the TensorBoard log: gradient norms"
     assert reasons["TL403"] == "not in the TensorBoard log: ReLU-like activations"
-    assert reasons["TL201"] == "not in the TensorBoard log: the first batch"
+    assert reasons["TL201"] == "not in the TensorBoard log: the first batch, the loss function"
     assert reasons["TL101"] == "not in the TensorBoard log: the dataset scan"  # not a pass on an empty scan
     assert reasons["TL602"] == "not in the TensorBoard log: memory and CPU samples"
 

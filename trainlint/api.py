@@ -110,7 +110,7 @@ class Watch:
             scheduler_class=type(scheduler).__name__ if scheduler is not None else None,
             lr=float(optimizer.param_groups[0]["lr"]), weight_decay=_weight_decay(optimizer),
             decoupled_weight_decay=_decoupled(optimizer), stats_every=stats_every, device=str(self.device),
-            model=model_facts(inner), seed=torch.initial_seed() % 2**32,
+            model=model_facts(inner), seed=torch.initial_seed() % 2**32, grads_after_clipping=True,
         )
         self._task_given = task is not None
         self.record.resources.cuda_available = torch.cuda.is_available()

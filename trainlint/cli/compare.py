@@ -1,4 +1,9 @@
-"""`trainlint compare-losses` / `compare-optimizers`: one probe per variant, ranked on a validation metric."""
+"""`trainlint compare-losses` / `compare-optimizers`: one probe per variant, ranked on a validation metric.
+
+Ctrl-C stops the variants that are running (after their current step, or by cancelling their Ray
+tasks) and starts no more; the ones that finished are ranked, printed and written to
+comparison.json as usual, and the exit status is 130.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +15,14 @@ import typer
 
 from trainlint.analysis.wording import no_negative_zero, status_word
 from trainlint.cli import options as o
-from trainlint.cli.errors import handle_errors
+from trainlint.cli.errors import EXIT_INTERRUPTED, handle_errors, stop_on_interrupt
 from trainlint.cli.output import console
 from trainlint.rules.base import Severity
 from trainlint.spec.loader import load_spec
 from trainlint.spec.validate import check_names
 
-Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Parallel processes (default: up "
-                                          "to one per core and per variant, when that saves time).")]
+Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Parallel processes with --executor local "
+                                          "(default: up to one per core and per variant, when that saves time).")]
 Losses = Annotated[list[str] | None, typer.Option("--loss", metavar="<variant>", help="A loss variant: name or "
                    "name:key=value,... (repeatable) (default: compare.losses, else defaults for the task).")]
 Optimizers = Annotated[list[str] | None, typer.Option("--optimizer", metavar="<variant>", help="An optimizer variant: name or "
@@ -29,33 +34,40 @@ TuneLr = Annotated[bool, typer.Option("--tune-lr", help="Give each optimizer its
 
 def compare_losses_command(
     config: o.Config, loss: Losses = None, out: o.Out = None, steps: o.Steps = None, jobs: Jobs = None,
+    executor: o.Executor = o.ExecutorKind.local, ray_address: o.RayAddress = None,
+    cpus_per_variant: o.CpusPerVariant = None, gpus_per_variant: o.GpusPerVariant = None, prune: o.Prune = False,
     device: o.Device = None, seed: o.Seed = None, threads: o.Threads = None,
     fmt: o.Format = o.OutputFormat.text, fail_on: o.FailOnOpt = o.FailOn.error, select: o.Select = None, ignore: o.Ignore = None,
     set_: o.Set = None, no_plots: o.NoPlots = False, quiet: o.Quiet = False, verbose: o.Verbose = False,
 ) -> None:
     """Probe the spec once per loss (same init and data order); rank on the validation metric."""
-    _compare("losses", config, loss or [], False, out, steps, jobs, device, seed, threads, fmt, fail_on, select,
+    where = (executor, jobs, ray_address, cpus_per_variant, gpus_per_variant, prune)
+    _compare("losses", config, loss or [], False, out, steps, where, device, seed, threads, fmt, fail_on, select,
              ignore, set_, no_plots, quiet, verbose)
 
 
 def compare_optimizers_command(
     config: o.Config, optimizer: Optimizers = None, tune_lr: TuneLr = False, out: o.Out = None,
-    steps: o.Steps = None, jobs: Jobs = None, device: o.Device = None, seed: o.Seed = None,
+    steps: o.Steps = None, jobs: Jobs = None, executor: o.Executor = o.ExecutorKind.local,
+    ray_address: o.RayAddress = None, cpus_per_variant: o.CpusPerVariant = None,
+    gpus_per_variant: o.GpusPerVariant = None, prune: o.Prune = False, device: o.Device = None, seed: o.Seed = None,
     threads: o.Threads = None, fmt: o.Format = o.OutputFormat.text, fail_on: o.FailOnOpt = o.FailOn.error, select: o.Select = None,
     ignore: o.Ignore = None, set_: o.Set = None, no_plots: o.NoPlots = False, quiet: o.Quiet = False,
     verbose: o.Verbose = False,
 ) -> None:
     """Probe the spec once per optimizer (same init and data order); rank on the validation metric."""
-    _compare("optimizers", config, optimizer or [], tune_lr, out, steps, jobs, device, seed, threads, fmt, fail_on,
+    where = (executor, jobs, ray_address, cpus_per_variant, gpus_per_variant, prune)
+    _compare("optimizers", config, optimizer or [], tune_lr, out, steps, where, device, seed, threads, fmt, fail_on,
              select, ignore, set_, no_plots, quiet, verbose)
 
 
-def _compare(kind, config, cli_variants, tune_lr, out, steps, jobs, device, seed, threads, fmt, fail_on, select,
+def _compare(kind, config, cli_variants, tune_lr, out, steps, where, device, seed, threads, fmt, fail_on, select,
              ignore, set_, no_plots, quiet, verbose) -> None:
     from trainlint.compare.runner import CompareOptions, RangeSettings, data_task, run_comparison
     from trainlint.compare.variants import loss_variants, optimizer_variants
 
-    with handle_errors():
+    with handle_errors(), stop_on_interrupt():
+        execution = o.executor_settings(*where)
         loaded = load_spec(config, o.overrides(set_, steps, seed, device, threads))
         check_names(loaded)
         if kind == "losses":
@@ -70,7 +82,7 @@ def _compare(kind, config, cli_variants, tune_lr, out, steps, jobs, device, seed
             if text and not quiet and sys.stderr.isatty():
                 typer.echo(f"  {len(done)}/{len(variants)} {result.label}: {status_word(result.status)}", err=True)
 
-        options = CompareOptions(out=out, jobs=jobs, tune_lr=RangeSettings() if tune_lr else None,
+        options = CompareOptions(out=out, execution=execution, tune_lr=RangeSettings() if tune_lr else None,
                                  select=select or [], ignore=ignore or [], on_done=on_done)
         comparison = run_comparison(loaded, variants, kind, options)
         if not no_plots:
@@ -81,6 +93,9 @@ def _compare(kind, config, cli_variants, tune_lr, out, steps, jobs, device, seed
             typer.echo(json.dumps(comparison.to_json(), indent=2))
         else:
             _render(comparison, quiet, verbose, no_plots)
+        if comparison.interrupted:
+            typer.echo(f"interrupted: partial comparison written to {comparison.out_dir / 'comparison.json'}", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED)
         raise typer.Exit(_exit_code(comparison, fail_on.value))
 
 
@@ -113,7 +128,7 @@ def _render(comparison, quiet: bool, verbose: bool, no_plots: bool) -> None:
     for row in comparison.rows:
         findings = " ".join(row.codes) or ("–" if row.status == "completed" else "")
         if row.status != "completed":
-            findings = f"[red]{status_word(row.status)}[/] {findings}".strip()
+            findings = f"[{_style(row)}]{status_word(row.status)}[/] {findings}".strip()
         table.add_row(str(row.rank or "–"), escape(row.label) + (" (current)" if row.is_current else ""),
                       _num(row.lr, "{:.1g}"), _num(row.metric, "{:.3f}" if comparison.higher_is_better else "{:.4g}"),
                       _num(row.noise, "{:.3f}" if comparison.higher_is_better else "{:.4g}"), _num(row.steps_to_target, "{}"), _num(row.final_train_loss, "{:.3g}"),
@@ -121,9 +136,10 @@ def _render(comparison, quiet: bool, verbose: bool, no_plots: bool) -> None:
     out.print(table)
     for row in comparison.rows:  # notes (what was adapted or tuned), then what went wrong
         lines = [] if quiet else [("", note) for note in row.notes]
-        lines += [("red", row.error)] if row.error else []
+        lines += [(_style(row), row.error)] if row.error else []
         if verbose:
             lines += [("", f"{f['code']} {f['rule']}: {f['message']}") for f in row.findings]
+            lines += [("dim", "ran " + ", ".join(f"{k} {v}" for k, v in row.placement.items()))] if row.placement else []
         for style, line in lines:
             text = f"[{style}]{escape(line)}[/]" if style else escape(line)
             out.print(f"  [dim]{escape(row.label)}:[/] {text}")
@@ -135,6 +151,11 @@ def _render(comparison, quiet: bool, verbose: bool, no_plots: bool) -> None:
                   f"{comparison.threads} torch thread(s) each, run {escape(comparison.execution)}.")
         out.print(f"wrote {', '.join(files)} and per-variant reports under compare_{comparison.kind}/ "
                   f"to {comparison.out_dir}")
+
+
+def _style(row) -> str:
+    """Pruned is a decision, not a failure."""
+    return "yellow" if row.status == "pruned" else "red"
 
 
 def _num(value, pattern: str) -> str:

@@ -11,7 +11,7 @@ nothing needed fixing or nothing could be fixed) has no finding at or above `--f
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -29,12 +29,15 @@ from trainlint.rules.base import Severity
 from trainlint.spec.loader import LoadedSpec, load_spec
 from trainlint.workflow import ProbeOptions, probe
 
+if TYPE_CHECKING:
+    from trainlint.compare.executors import ExecutorSettings
+
 Write = Annotated[bool, typer.Option("--write", help="Fix the spec in place, keeping the original as <name>.bak "
                                      "(default: write <stem>.fixed.yaml next to it).")]
 Attempts = Annotated[int | None, typer.Option("--attempts", min=1, max=10, help="Fixes tried per finding, best "
                                               "first (default: probe.verify_attempts, 2).")]
-Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Parallel processes for the re-runs "
-                                          "(default: up to one per core, when that saves time).")]
+Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Parallel processes for the re-runs with "
+                                          "--executor local (default: up to one per core, when that saves time).")]
 
 
 def fix_command(
@@ -42,6 +45,10 @@ def fix_command(
     write: Write = False,
     attempts: Attempts = None,
     jobs: Jobs = None,
+    executor: o.Executor = o.ExecutorKind.local,
+    ray_address: o.RayAddress = None,
+    cpus_per_variant: o.CpusPerVariant = None,
+    gpus_per_variant: o.GpusPerVariant = None,
     out: o.Out = None,
     steps: o.Steps = None,
     device: o.Device = None,
@@ -56,12 +63,13 @@ def fix_command(
 ) -> None:
     """Probe the spec, re-run it with each finding's fix, and write the spec with the fixes that work."""
     with handle_errors(), stop_on_interrupt():
+        execution = o.executor_settings(executor, jobs, ray_address, cpus_per_variant, gpus_per_variant)
         loaded = load_spec(config, o.overrides(set_, steps, seed, device, threads))
         with progress_bar(wants_progress(quiet), loaded.name) as progress:
             outcome = probe(loaded, ProbeOptions(out=out, select=select or [], ignore=ignore or [], plots=False,
                                                  progress=progress, range_test=True))
         target, backup = fixed_paths(loaded.path, write)
-        verification = verify_with_progress(loaded, outcome, select or [], ignore or [], quiet, jobs=jobs,
+        verification = verify_with_progress(loaded, outcome, select or [], ignore or [], quiet, execution=execution,
                                             attempts=attempts, fixed_path=target, backup=backup)
         _render(outcome, verification, quiet, verbose)
         warn_internal_errors(outcome.report, outcome.out_dir)
@@ -78,14 +86,15 @@ def fixed_paths(spec: Path, in_place: bool) -> tuple[Path, Path | None]:
 
 
 def verify_with_progress(loaded: LoadedSpec, outcome, select: list[str], ignore: list[str], quiet: bool,
-                         jobs: int | None = None, attempts: int | None = None, fixed_path: Path | None = None,
-                         backup: Path | None = None):
+                         execution: ExecutorSettings | None = None, attempts: int | None = None,
+                         fixed_path: Path | None = None, backup: Path | None = None):
     """Verify `outcome`'s fixes (see `trainlint.verify`), one progress line per re-run on a terminal.
 
     None when Ctrl-C stopped the probe: a cut-short run is no baseline to judge fixes against.
     """
     if outcome.record.stop_reason == "interrupted":
         return None
+    from trainlint.compare.executors import ExecutorSettings
     from trainlint.verify.run import VerifyOptions, verify_outcome
 
     show = wants_progress(quiet)
@@ -96,8 +105,9 @@ def verify_with_progress(loaded: LoadedSpec, outcome, select: list[str], ignore:
         if show:
             typer.echo(f"  verified {len(done)}: {result.label}: {result.status}", err=True)
 
-    return verify_outcome(loaded, outcome, VerifyOptions(select=select, ignore=ignore, jobs=jobs, attempts=attempts,
-                                                         fixed_path=fixed_path, backup=backup, on_done=on_done))
+    return verify_outcome(loaded, outcome, VerifyOptions(
+        select=select, ignore=ignore, execution=execution or ExecutorSettings(), attempts=attempts,
+        fixed_path=fixed_path, backup=backup, on_done=on_done))
 
 
 def _render(outcome, verification, quiet: bool, verbose: bool) -> None:

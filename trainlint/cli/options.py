@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from trainlint.compare.executors import ExecutorSettings
 
 
 class OutputFormat(str, Enum):
@@ -15,6 +18,11 @@ class OutputFormat(str, Enum):
     markdown = "markdown"
     github = "github"
     junit = "junit"
+
+
+class ExecutorKind(str, Enum):
+    local = "local"
+    ray = "ray"
 
 
 class FailOn(str, Enum):
@@ -67,6 +75,61 @@ VerifyFixes = Annotated[bool, typer.Option(
     "--verify-fixes", help="Re-run the probe with each finding's fix applied (same seed, weights and data "
     "order), report which fixes work, and write the spec with them applied to --out/fixed.yaml.")]
 Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="Evidence and every fix.")]
+Executor = Annotated[ExecutorKind, typer.Option(
+    "--executor", help="Where the variants run: local (this process, or worker processes with --jobs) or ray "
+    "(Ray tasks; needs `pip install 'trainlint\\[ray]'`).")]
+RayAddress = Annotated[str | None, typer.Option(
+    "--ray-address", metavar="<auto|HOST:PORT>",
+    help="With --executor ray: the cluster to join (auto: the one this machine belongs to; default: start a "
+    "local Ray instance).")]
+CpusPerVariant = Annotated[float | None, typer.Option(
+    "--cpus-per-variant", metavar="<n>",
+    help="With --executor ray: CPUs Ray reserves for each variant (default: its torch threads).")]
+GpusPerVariant = Annotated[float | None, typer.Option(
+    "--gpus-per-variant", metavar="<n>", help="With --executor ray: GPUs Ray reserves for each variant "
+    "(default 0; fractions share a GPU).")]
+Prune = Annotated[bool, typer.Option(
+    "--prune", help="Stop a variant early when its validation metric at a third of the steps is not in the top "
+    "third of the variants seen there (Ray Tune's ASHA; needs the ray extra, with either executor).")]
+
+
+def executor_settings(executor: ExecutorKind, jobs: int | None = None, ray_address: str | None = None,
+                      cpus: float | None = None, gpus: float | None = None, prune: bool = False) -> ExecutorSettings:
+    """The executor options as `ExecutorSettings`; a usage error (exit 2) for a combination that cannot work.
+
+    Checked before anything runs, so a missing `ray` package is said at once, not after the probe.
+    """
+    import importlib.util
+
+    from trainlint.compare.executors import ExecutorSettings
+    from trainlint.spec.errors import SpecError
+
+    ray = executor == ExecutorKind.ray
+    if not ray:
+        given = [name for name, value in (("--ray-address", ray_address), ("--cpus-per-variant", cpus),
+                                          ("--gpus-per-variant", gpus)) if value is not None]
+        if given:
+            raise SpecError("is only used with --executor ray", field=given[0], accepted="--executor ray "
+                            + given[0] + " ..., or leave it out")
+    elif jobs is not None:
+        raise SpecError("sets local worker processes; on Ray, --cpus-per-variant and --gpus-per-variant decide how "
+                        "many variants run at once", field="--jobs", accepted="--executor local --jobs N")
+    for name, value in (("--cpus-per-variant", cpus), ("--gpus-per-variant", gpus)):
+        if value is not None and (value < 0 or (value == 0 and name == "--cpus-per-variant")):
+            raise SpecError(f"must be {'positive' if name == '--cpus-per-variant' else '0 or more'}, got {value:g}",
+                            field=name, accepted="a number such as 1, 2 or 0.5")
+    if (ray or prune) and importlib.util.find_spec("ray") is None:
+        from trainlint.compare.ray_executor import INSTALL
+
+        raise SpecError("`ray` is not installed", field="--executor" if ray else "--prune",
+                        accepted=f"install it with {INSTALL}")
+    if prune:
+        from trainlint.compare.pruning import available
+
+        if not available():
+            raise SpecError("this version's probe loop cannot report its evaluations to a pruner yet "
+                            "(ProbeOptions.on_eval)", field="--prune", accepted="leave --prune out")
+    return ExecutorSettings(executor.value, jobs, ray_address, cpus, gpus or 0.0, prune)
 
 
 def overrides(sets: list[str] | None, steps: int | None = None, seed: int | None = None,

@@ -27,11 +27,16 @@ def probe_command(
     no_plots: o.NoPlots = False,
     tensorboard: o.TensorBoard = False,
     verify_fixes: o.VerifyFixes = False,
+    executor: o.Executor = o.ExecutorKind.local,
+    ray_address: o.RayAddress = None,
+    cpus_per_variant: o.CpusPerVariant = None,
+    gpus_per_variant: o.GpusPerVariant = None,
     quiet: o.Quiet = False,
     verbose: o.Verbose = False,
 ) -> None:
     """Run a short instrumented training of the spec and diagnose it."""
     with handle_errors(), stop_on_interrupt():
+        execution = o.executor_settings(executor, None, ray_address, cpus_per_variant, gpus_per_variant)
         loaded = load_spec(config, o.overrides(set_, steps, seed, device, threads, max_seconds))
         with progress_bar(wants_progress(quiet), loaded.name) as progress:
             outcome = probe(loaded, ProbeOptions(out=out, select=select or [], ignore=ignore or [],
@@ -40,6 +45,6 @@ def probe_command(
         if verify_fixes or loaded.spec.probe.verify_fixes:
             from trainlint.cli.fix import verify_with_progress
 
-            verify_with_progress(loaded, outcome, select or [], ignore or [], quiet)
+            verify_with_progress(loaded, outcome, select or [], ignore or [], quiet, execution=execution)
         code = emit(outcome, fmt.value, fail_on.value, verbose=verbose, quiet=quiet)
         raise typer.Exit(interrupted_exit(code, outcome))

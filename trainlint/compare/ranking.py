@@ -38,8 +38,8 @@ class VariantResult:
     edits: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     is_current: bool = False
-    status: str = "completed"  # completed | non_finite_loss | crashed | failed | interrupted
-    error: str | None = None  # what crashed or failed, one line
+    status: str = "completed"  # completed | non_finite_loss | crashed | failed | interrupted | pruned
+    error: str | None = None  # what crashed, failed or was pruned, one line
     lr: float | None = None
     metric_name: str = "accuracy"
     higher_is_better: bool = True
@@ -50,6 +50,8 @@ class VariantResult:
     findings: list[dict[str, Any]] = field(default_factory=list)  # code, rule, severity, message
     wall_seconds: float = 0.0
     tuning: dict[str, Any] | None = None  # --tune-lr: suggested_lr (or None) and reason
+    pruned: dict[str, Any] | None = None  # --prune: the step and metric at which it was stopped
+    placement: dict[str, Any] = field(default_factory=dict)  # where it ran: executor, node, device
 
     @property
     def final_metric(self) -> float | None:
@@ -80,6 +82,8 @@ class Row:
     wall_seconds: float
     findings: list[dict[str, Any]]
     tuning: dict[str, Any] | None = None
+    pruned: dict[str, Any] | None = None
+    placement: dict[str, Any] = field(default_factory=dict)
     rank: int | None = None
 
     @property
@@ -157,7 +161,7 @@ def rank_variants(results: list[VariantResult]) -> list[Row]:
         reach = steps_to_target(r.eval_steps, r.val_metric, target_of(best, higher), higher) if best else None
         rows.append(Row(r.label, r.edits, r.notes, r.is_current, r.status, r.error, r.lr, final,
                         metric_noise(r.val_metric, final), reach, final_train_loss(r.train_loss),
-                        stability(r.train_loss), r.wall_seconds, r.findings, r.tuning))
+                        stability(r.train_loss), r.wall_seconds, r.findings, r.tuning, r.pruned, r.placement))
 
     def key(item: tuple[int, Row]):
         i, row = item

@@ -1,34 +1,31 @@
-"""Run every variant of a comparison as a full probe, in parallel processes, and rank the results.
+"""Run every variant of a comparison as a full probe, through an executor, and rank the results.
 
-Why variants travel as (spec path, `--set` expressions): a spawned process rebuilds everything
-from the spec with the same seed, so each variant starts from the same initial weights and sees
-the same data order (`build_components` builds in a fixed, seeded order), and nothing live or
-unpicklable crosses the process boundary. A variant that crashes or cannot be built is reported
-in its row; only a malformed variant (caught before anything runs) stops the comparison.
-
-Why the default is adaptive: a spawned worker pays Python, torch and trainlint start-up again
-(seconds), while a small probe takes under a second. Without `--jobs`, the first variant runs in
-this process; the others go to up to one worker per core only when the time that saves exceeds
-a worker's start-up (estimated by this process's own). `--jobs N` always uses N processes; every
-variant runs with the same torch thread count either way (`plan_jobs`), so results are identical.
+Why variants travel as (spec path, `--set` expressions): a spawned process or a Ray worker rebuilds
+everything from the spec with the same seed, so each variant starts from the same initial weights
+and sees the same data order (`build_components` builds in a fixed, seeded order), and nothing
+live or unpicklable crosses the process boundary. A variant that crashes, cannot be built or loses
+its worker is reported in its row; only a malformed variant (caught before anything runs) stops
+the comparison. Where variants run (this process, worker processes, Ray) is the executor's
+business (`compare.executors`); every command that runs several probes comes through
+`run_variants`, so each gets every executor.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainlint.compare.executors import Execution, ExecutorSettings, make_executor
+from trainlint.compare.pruning import PruneRule
 from trainlint.compare.ranking import Recommendation, Row, VariantResult, rank_variants, recommend
 from trainlint.compare.variants import Variant
-from trainlint.compare.worker import RangeSettings, VariantTask, result_of, run_variant, warm_up
+from trainlint.compare.worker import RangeSettings, VariantTask
 from trainlint.components.base import ComponentError
 from trainlint.report.model import write_atomic
 from trainlint.spec.errors import SpecError
@@ -36,13 +33,11 @@ from trainlint.spec.loader import LoadedSpec, load_spec
 from trainlint.spec.validate import as_spec_error, check_names
 from trainlint.workflow import ProbeOptions, check_rules, output_dir
 
-DEFAULT_STARTUP_S = 5.0  # a worker's start-up when this process is too old to tell
-
 
 @dataclass
 class CompareOptions:
     out: Path | None = None
-    jobs: int | None = None  # None: adaptive, up to one process per core (module docstring)
+    execution: ExecutorSettings = field(default_factory=ExecutorSettings)  # where and how many at once
     tune_lr: RangeSettings | None = None
     select: list[str] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
@@ -57,18 +52,24 @@ class Comparison:
     rows: list[Row]  # rank order
     recommendation: Recommendation
     results: list[VariantResult]  # variant order, with the series for the plots
-    jobs: int  # processes used
+    jobs: int  # processes used (local), variants at once (ray)
     threads: int
     execution: str  # how the variants ran, one line
     wall_seconds: float
     out_dir: Path
     config_path: str
+    executor: str = "local"
+    executor_startup_seconds: float | None = None  # ray: starting or joining the cluster
+    interrupted: bool = False  # Ctrl-C: the rows of variants that did not finish say "interrupted"
 
     def to_json(self) -> dict[str, Any]:
+        startup = self.executor_startup_seconds
         return _clean({
             "kind": self.kind, "metric_name": self.metric_name, "higher_is_better": self.higher_is_better,
-            "config_path": self.config_path, "jobs": self.jobs, "threads_per_job": self.threads,
-            "execution": self.execution,
+            "config_path": self.config_path, "executor": self.executor, "jobs": self.jobs,
+            "threads_per_job": self.threads, "execution": self.execution,
+            "executor_startup_seconds": None if startup is None else round(startup, 3),
+            "interrupted": self.interrupted,
             "wall_seconds": round(self.wall_seconds, 3),
             "variants": [asdict(row) for row in self.rows],
             "recommendation": asdict(self.recommendation),
@@ -144,7 +145,10 @@ def _check_device(loaded: LoadedSpec) -> None:
 
 
 def run_comparison(loaded: LoadedSpec, variants: list[Variant], kind: str, options: CompareOptions) -> Comparison:
-    """Probe every variant (in parallel when `jobs` > 1), rank them, write `comparison.json`."""
+    """Probe every variant (where `options.execution` says), rank them, write `comparison.json`.
+
+    After Ctrl-C, the variants that finished are ranked and written as usual (`interrupted` is set).
+    """
     started = time.perf_counter()
     check_names(loaded)
     select, ignore = check_rules(loaded, ProbeOptions(select=options.select, ignore=options.ignore))
@@ -152,32 +156,34 @@ def run_comparison(loaded: LoadedSpec, variants: list[Variant], kind: str, optio
     _check_device(loaded)
     out_dir = output_dir(loaded, options.out)
     metric_name, higher = ("mae", False) if data_task(loaded) == "regression" else ("accuracy", True)
-    results, used, threads, execution = run_variants(
-        loaded, variants, out_dir / f"compare_{kind}", select, ignore, (metric_name, higher), options.jobs,
-        options.tune_lr, options.on_done)
-    rows = rank_variants(results)
-    comparison = Comparison(kind, metric_name, higher, rows, recommend(rows, metric_name, higher), results,
-                            used, threads, execution, time.perf_counter() - started, out_dir, str(loaded.path))
+    done = run_variants(loaded, variants, out_dir / f"compare_{kind}", select, ignore, (metric_name, higher),
+                        options.execution, options.tune_lr, options.on_done)
+    rows = rank_variants(done.results)
+    comparison = Comparison(kind, metric_name, higher, rows, recommend(rows, metric_name, higher), done.results,
+                            done.jobs, done.threads, done.description, time.perf_counter() - started, out_dir,
+                            str(loaded.path), options.execution.kind, done.startup_seconds, done.interrupted)
     write_atomic(out_dir / "comparison.json", json.dumps(comparison.to_json(), indent=2))
     return comparison
 
 
 def run_variants(loaded: LoadedSpec, variants: list[Variant], folder: Path, select: list[str], ignore: list[str],
-                 metric: tuple[str, bool], jobs: int | None = None, tune_lr: RangeSettings | None = None,
-                 on_done: Callable[[VariantResult], None] | None = None,
-                 ) -> tuple[list[VariantResult], int, int, str]:
-    """Probe each variant (its outputs in `folder`/NN-label), in parallel when it pays (module docstring).
+                 metric: tuple[str, bool], execution: ExecutorSettings | None = None,
+                 tune_lr: RangeSettings | None = None, on_done: Callable[[VariantResult], None] | None = None,
+                 ) -> Execution:
+    """Probe each variant (its outputs in `folder`/NN-label) on the executor `execution` names.
 
     Returns:
-        The results in variant order, the processes used, the torch threads per variant, and how
-        they ran (one line).
+        The results in variant order, with how they ran (`Execution`).
     """
-    planned, threads = plan_jobs(jobs, len(variants))
+    settings = execution or ExecutorSettings()
+    planned, threads = plan_jobs(settings.jobs, len(variants))
     tasks = [VariantTask(i, v, str(loaded.path), list(loaded.overrides), str(variant_dir(folder, i, v.label)),
                          select, ignore, threads, metric, tune_lr)
              for i, v in enumerate(variants)]
-    results, used, execution = _execute(tasks, jobs, planned, on_done)
-    return results, used, threads, execution
+    prune = PruneRule(loaded.spec.probe.steps, metric[1]) if settings.prune else None
+    done = make_executor(settings).run(tasks, planned, on_done, prune)
+    done.threads = threads
+    return done
 
 
 def variant_dir(folder: Path, index: int, label: str) -> Path:
@@ -187,66 +193,3 @@ def variant_dir(folder: Path, index: int, label: str) -> Path:
 
 def _slug(label: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)[:60].strip("_") or "variant"
-
-
-def _execute(tasks: list[VariantTask], requested: int | None, jobs: int, on_done
-             ) -> tuple[list[VariantResult], int, str]:
-    """Results in task order, the number of processes used, and how they ran (module docstring)."""
-    if jobs == 1:
-        return _run_serial(tasks, on_done), 1, "in this process"
-    if requested is not None:
-        return _run_parallel(tasks, jobs, on_done), jobs, f"in {jobs} worker processes"
-    first = _run_serial(tasks[:1], on_done)
-    rest = tasks[1:]
-    workers = min(jobs, len(rest))
-    startup = _startup_seconds()
-    saved = first[0].wall_seconds * len(rest) * (1 - 1 / workers)
-    if saved <= startup:
-        return first + _run_serial(rest, on_done, warm=False), 1, (
-            f"in this process: a variant took {first[0].wall_seconds:.1f} s, so worker processes "
-            f"(≈{startup:.0f} s to start) would not save time; --jobs N forces them")
-    return first + _run_parallel(rest, workers, on_done), workers, (
-        f"first variant in this process, the other {len(rest)} in {workers} worker processes")
-
-
-def _startup_seconds() -> float:
-    """How long this process took to get here: what a fresh worker pays before its first variant."""
-    import psutil
-
-    age = time.time() - psutil.Process().create_time()
-    return age if 0 < age < 60 else DEFAULT_STARTUP_S
-
-
-def _run_serial(tasks: list[VariantTask], on_done, warm: bool = True) -> list[VariantResult]:
-    if warm:
-        warm_up(tasks[0].spec_path, tasks[0].base_overrides)
-    results = []
-    for task in tasks:
-        results.append(run_variant(task))
-        if on_done is not None:
-            on_done(results[-1])
-    return results
-
-
-def _run_parallel(tasks: list[VariantTask], jobs: int, on_done) -> list[VariantResult]:
-    """Run `tasks` in `jobs` spawned processes; results in task order, whatever order they finish in."""
-    results: dict[int, VariantResult] = {}
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=warm_up, initargs=(tasks[0].spec_path, tasks[0].base_overrides))
-    try:
-        futures = {pool.submit(run_variant, task): task for task in tasks}
-        for future in as_completed(futures):
-            task = futures[future]
-            try:
-                result = future.result()
-            except Exception as exc:  # noqa: BLE001 - the worker process died (killed, out of memory)
-                result = result_of(task, status="failed",
-                                   error=f"the worker process died: {type(exc).__name__}: {exc}")
-            results[task.index] = result
-            if on_done is not None:
-                on_done(result)
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
-    return [results[task.index] for task in tasks]

@@ -1,17 +1,20 @@
-"""One compare variant, run in a worker process: load the edited spec, optionally tune its LR, probe it.
+"""One compare variant, run wherever an executor puts it: load the edited spec, optionally tune its LR, probe it.
 
 Everything here takes and returns plain, picklable data (`VariantTask` → `VariantResult`), because
-it runs in processes started with "spawn": the spec is re-read from its path, and each variant is
-built fresh from the spec's seed, so all variants start from the same weights and data order.
+it runs in processes started with "spawn" or in Ray workers: the spec is re-read from its path, and
+each variant is built fresh from the spec's seed, so all variants start from the same weights and
+data order, on whichever machine.
 """
 
 from __future__ import annotations
 
 import contextlib
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from trainlint.compare.pruning import PruneHook, describe
 from trainlint.compare.ranking import VariantResult
 from trainlint.compare.variants import Variant
 from trainlint.components.base import ComponentError
@@ -44,6 +47,7 @@ class VariantTask:
     threads: int
     metric: tuple[str, bool] = ("accuracy", True)  # name, higher is better
     tune_lr: RangeSettings | None = None
+    prune: PruneHook | None = None  # --prune: asked after each evaluation whether to stop
 
 
 def warm_up(spec_path: str, overrides: list[str]) -> None:
@@ -79,6 +83,7 @@ def run_variant(task: VariantTask) -> VariantResult:
     torch.set_num_threads(task.threads)
     started = time.perf_counter()
     result = result_of(task)
+    result.placement = {"node": socket.gethostname()}
     try:
         overrides = [*task.base_overrides, *task.variant.overrides]
         loaded = load_spec(task.spec_path, overrides)
@@ -126,11 +131,16 @@ def _probe(loaded: LoadedSpec, task: VariantTask, result: VariantResult) -> None
     from trainlint.workflow import probe
 
     result.lr = loaded.spec.optimizer.lr
+    hook = {"on_eval": task.prune} if task.prune is not None else {}  # see pruning.available
     outcome = probe(loaded, ProbeOptions(out=Path(task.out_dir), select=task.select, ignore=task.ignore,
-                                         plots=False))
+                                         plots=False, **hook))
     record = outcome.record
     result.status = record.stop_reason
-    if record.crash is not None:
+    result.placement["device"] = outcome.report.environment.device
+    if task.prune is not None and task.prune.stopped_at is not None:
+        result.status, result.pruned = "pruned", task.prune.stopped_at
+        result.error = describe(task.prune.stopped_at, task.metric[0], task.prune.rule)
+    elif record.crash is not None:
         c = record.crash
         result.error = f"{c.exc_type} in {c.phase} at step {c.step}: {c.message.splitlines()[0][:200]}"
     elif record.stop_reason == "non_finite_loss":

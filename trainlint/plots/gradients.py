@@ -67,7 +67,8 @@ def draw(record: RunRecord, findings: list[Finding], title: str):
     if note:
         ax.legend(handles=[zero_handle(f"global ‖∇w‖₂ exactly 0 (no point on a log axis): {note}")],
                   fontsize=7, loc="best", framealpha=0.85)
-    ax.set_ylabel("global ‖∇w‖₂\n(all parameters, before clipping)")
+    when = "as the optimizer got them" if record.grads_after_clipping else "before clipping"
+    ax.set_ylabel(f"global ‖∇w‖₂\n(all parameters, {when})")
     mine = concerning(findings, CONCERNS)
     if n:
         lx = axes[1]

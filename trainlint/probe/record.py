@@ -192,7 +192,8 @@ class RunRecord:
     lr_series: list[float] = field(default_factory=list)
     step_time_s: list[float] = field(default_factory=list)
     data_wait_s: list[float] = field(default_factory=list)
-    grad_norm: list[float] = field(default_factory=list)  # global, before clipping
+    grad_norm: list[float] = field(default_factory=list)  # global; before clipping unless grads_after_clipping
+    grads_after_clipping: bool = False  # a watched run reads gradients at the optimizer step, after any clipping
     # per layer, sampled
     layer_grad_norm: LayerSeries = field(default_factory=LayerSeries)
     layer_param_norm: LayerSeries = field(default_factory=LayerSeries)
@@ -231,8 +232,8 @@ class RunRecord:
             return len(value) > 0 and bool(value.names)
         if isinstance(value, EvalSeries):
             return len(value.steps) > 0
-        if isinstance(value, Resources):
-            return len(value.steps) > 0
+        if isinstance(value, str):  # loss_class: empty when a watched loop did not say its loss
+            return bool(value)
         if isinstance(value, DataFacts):  # a watched loop that logged no inputs or targets has none
             return value.samples_scanned > 0 or value.n_train > 0
         if isinstance(value, list | dict):

@@ -68,9 +68,10 @@ QUANTITIES = {
     "layer_param_norm": "per-layer weight norms", "update_ratio": "update ratios",
     "dead_fraction": "ReLU-like activations (the model has none that trainlint can see)",
     "saturated_fraction": "sigmoid/tanh activations (the model has none that trainlint can see)",
-    "evals": "validation evaluations", "first_batch": "the first batch (the probe stopped before it)",
-    "data": "the dataset scan", "resources": "memory and CPU samples", "step_time_s": "step times",
+    "evals": "validation evaluations (trainlint.watch: tl.log_eval)", "first_batch": "the first batch (the probe stopped before it)",
+    "data": "the dataset scan (trainlint.watch: tl.log(inputs=, targets=))", "resources": "memory and CPU samples", "step_time_s": "step times",
     "data_wait_s": "data-loading times",
+    "loss_class": "the loss function (trainlint.watch: pass loss_fn=)",
 }
 
 

@@ -7,7 +7,8 @@ remaining consequences then get rounds of their own.
 
 After a probe, each warning or error whose best fix is a spec edit gets that edit re-run as a full
 probe through the compare runner: the same spec and seed, hence the same initial weights and data
-order, with the edit as a `--set`, in parallel processes when that saves time. Rounds: round 1 runs
+order, with the edit as a `--set`, on the executor the caller chose (`--executor local|ray`;
+locally in parallel processes when that saves time). Rounds: round 1 runs
 every finding's best fix (a fix several findings share runs once); a finding not resolved (see
 `judge`) moves on to its next machine-applicable fix in round 2, and so on up to
 `probe.verify_attempts` — unless a fix that resolved another finding already made it disappear.
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainlint.compare.executors import ExecutorSettings
 from trainlint.compare.ranking import VariantResult
 from trainlint.compare.variants import Variant
 from trainlint.report.model import write_atomic
@@ -45,7 +47,7 @@ FIXED_NAME = "fixed.yaml"
 class VerifyOptions:
     select: list[str] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
-    jobs: int | None = None  # None: the compare runner's adaptive choice
+    execution: ExecutorSettings = field(default_factory=ExecutorSettings)  # where the re-runs go
     attempts: int | None = None  # None: the spec's probe.verify_attempts
     fixed_path: Path | None = None  # None: <out>/fixed.yaml
     backup: Path | None = None  # copy the file at fixed_path here before writing (fixing in place)
@@ -177,13 +179,12 @@ class _Verifier:
             return
         folder = self.folder / (f"round{round_no}" if isinstance(round_no, int) else str(round_no))
         metric = (self.baseline.metric_name, self.baseline.higher_is_better)
-        results, _, _, execution = run_variants(self.loaded, list(valid.values()), folder, self.options.select,
-                                                self.options.ignore, metric, self.options.jobs,
-                                                on_done=self.options.on_done)
-        for i, (key, result) in enumerate(zip(valid, results, strict=True)):
+        done = run_variants(self.loaded, list(valid.values()), folder, self.options.select, self.options.ignore,
+                            metric, self.options.execution, on_done=self.options.on_done)
+        for i, (key, result) in enumerate(zip(valid, done.results, strict=True)):
             self.cache[key] = _Run(result, str(variant_dir(folder, i, result.label)))
-        self.runs += len(results)
-        self.executions.append(execution)
+        self.runs += len(done.results)
+        self.executions.append(done.description)
 
     def check(self, targets: list[str], edits: dict[str, Any]) -> FixCheck:
         run = self.cache[edits_key(edits)]

@@ -23,7 +23,7 @@ class InitialLossOffThresholds(Thresholds):
 
 
 @rule(code="TL201", name="initial-loss-off", severity=Severity.WARNING, stage=Stage.FIRST_BATCH,
-      requires=("first_batch",), thresholds=InitialLossOffThresholds)
+      requires=("first_batch", "loss_class"), thresholds=InitialLossOffThresholds)
 def initial_loss_off(run: RunRecord, t: InitialLossOffThresholds) -> Iterator[Finding]:
     """The loss at step 0 is many times the loss of an uninformative output of the right form.
 

@@ -76,7 +76,7 @@ def _diagnose(run: RunRecord, t: LossOutputMismatchThresholds) -> tuple[str, lis
 
 
 @rule(code="TL206", name="loss-output-mismatch", severity=Severity.ERROR, stage=Stage.FIRST_BATCH,
-      requires=("first_batch",), thresholds=LossOutputMismatchThresholds)
+      requires=("first_batch", "loss_class"), thresholds=LossOutputMismatchThresholds)
 def loss_output_mismatch(run: RunRecord, t: LossOutputMismatchThresholds) -> Iterator[Finding]:
     """The model's output is not the form its loss expects (logits vs probabilities vs indices).
 
