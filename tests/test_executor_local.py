@@ -153,14 +153,18 @@ def test_asha_for_an_error_metric_and_a_nan():
     assert not last(30, 9.0)  # the last evaluation: nothing left to save
 
 
-def test_prune_waits_for_the_probe_loops_hook(cli, tmp_path):
-    from trainlint.compare.pruning import available
-
-    if available() or importlib.util.find_spec("ray") is None:
-        pytest.skip("the probe loop reports evaluations to pruners, or ray is missing")
-    result = cli("compare-optimizers", CONFIGS / "quickstart.yaml", "--out", tmp_path, "--prune")
-    assert result.exit_code == 2 and "ProbeOptions.on_eval" in result.output
-
+@pytest.mark.usefixtures("asha")
+def test_prune_stops_a_hopeless_variant_at_a_third_of_the_steps(cli, tmp_path):
+    result = cli("compare-optimizers", CONFIGS / "quickstart.yaml", "--optimizer", "adam", "--optimizer",
+                 "sgd:lr=1e-6", "--steps", "150", "--prune", "--jobs", "1", "--no-plots", "--out", tmp_path)
+    assert result.exit_code in (0, 1), result.output
+    found = rows(tmp_path)
+    hopeless, kept = found["sgd:lr=1e-6"], found["adam"]
+    assert hopeless["status"] == "pruned" and hopeless["pruned"]["step"] == 50
+    assert kept["status"] == "completed" and kept["pruned"] is None
+    assert "pruned at step 50" in result.output
+    report = json.loads(next((tmp_path / "compare_optimizers").glob("*sgd*/report.json")).read_text())
+    assert report["summary"]["steps_run"] == 50 and report["summary"]["stop_reason"] == "pruned"
 
 
 @pytest.mark.usefixtures("asha")

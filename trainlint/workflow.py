@@ -33,6 +33,7 @@ class ProbeOptions:
     progress: object = None  # trainlint.probe.loop.Progress
     tensorboard: bool = False  # also on when the spec says `probe.tensorboard: true`
     range_test: bool = False  # run an LR range test when a finding lowers the LR (see below)
+    on_eval: object = None  # trainlint.probe.loop.EvalHook: asked after each evaluation whether to stop (--prune)
 
 
 @dataclass
@@ -65,7 +66,7 @@ def probe(loaded: LoadedSpec, options: ProbeOptions) -> Outcome:
     tensorboard = _want_tensorboard(loaded, options)
     out_dir = output_dir(loaded, options.out)
     try:
-        record = run_probe(loaded, out_dir, progress=options.progress)
+        record = run_probe(loaded, out_dir, progress=options.progress, on_eval=options.on_eval)
     except ComponentError as exc:
         raise as_spec_error(loaded, exc) from None
     if options.range_test:
@@ -156,7 +157,7 @@ def range_test_when_lr_too_high(loaded: LoadedSpec, record: RunRecord, select: l
     a range test measures the loss against the LR on this very model and data, in about a
     hundred steps, so every rule that lowers the LR quotes the same, better-founded number.
     """
-    if record.stop_reason in ("interrupted", "crashed", "time_budget") or record.lr <= 0:
+    if record.stop_reason in ("interrupted", "crashed", "time_budget", "pruned") or record.lr <= 0:
         return None  # cut short or broken: no time to spend, or nothing to compare with
     findings, _ = evaluate(record, select=select, ignore=ignore, thresholds=loaded.spec.rules.thresholds)
     lowers = any(fix.config_key == "optimizer.lr" and isinstance(fix.value, int | float) and fix.value < record.lr

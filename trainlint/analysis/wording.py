@@ -46,6 +46,7 @@ STOPPED = {
     "crashed": "stopped early: the training code raised an error",
     "interrupted": "interrupted",
     "time_budget": "stopped at the time budget",
+    "pruned": "pruned: stopped early by the sweep's pruner, far behind the other variants",
 }
 
 

@@ -123,12 +123,6 @@ def executor_settings(executor: ExecutorKind, jobs: int | None = None, ray_addre
 
         raise SpecError("`ray` is not installed", field="--executor" if ray else "--prune",
                         accepted=f"install it with {INSTALL}")
-    if prune:
-        from trainlint.compare.pruning import available
-
-        if not available():
-            raise SpecError("this version's probe loop cannot report its evaluations to a pruner yet "
-                            "(ProbeOptions.on_eval)", field="--prune", accepted="leave --prune out")
     return ExecutorSettings(executor.value, jobs, ray_address, cpus, gpus or 0.0, prune)
 
 

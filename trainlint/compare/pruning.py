@@ -24,7 +24,6 @@ The probe tells the hook about each evaluation through `ProbeOptions.on_eval` (`
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,13 +109,6 @@ class PruneHook:
             return False
         self.stopped_at = {"step": step, "metric": metric if math.isfinite(metric) else None}
         return True
-
-
-def available() -> bool:
-    """Whether the probe loop can call an `EvalHook` (`ProbeOptions.on_eval`)."""
-    from trainlint.workflow import ProbeOptions
-
-    return "on_eval" in {f.name for f in dataclasses.fields(ProbeOptions)}
 
 
 def describe(stopped_at: dict[str, Any], metric_name: str, rule: PruneRule) -> str:

@@ -131,7 +131,7 @@ def _probe(loaded: LoadedSpec, task: VariantTask, result: VariantResult) -> None
     from trainlint.workflow import probe
 
     result.lr = loaded.spec.optimizer.lr
-    hook = {"on_eval": task.prune} if task.prune is not None else {}  # see pruning.available
+    hook = {"on_eval": task.prune} if task.prune is not None else {}  # asked after each evaluation
     outcome = probe(loaded, ProbeOptions(out=Path(task.out_dir), select=task.select, ignore=task.ignore,
                                          plots=False, **hook))
     record = outcome.record

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -32,6 +33,8 @@ from trainlint.probe.recorders.inputs import first_batch_facts, scan_data
 from trainlint.probe.session import FAMILIES, Progress, Recording
 from trainlint.probe.threads import CpuLoad, choose_threads
 from trainlint.spec.loader import LoadedSpec
+
+EvalHook = Callable[[int, float], bool]  # (steps done, validation metric) -> stop this probe now (a pruner)
 
 
 def model_facts(model: torch.nn.Module) -> ModelFacts:
@@ -57,11 +60,14 @@ def model_facts(model: torch.nn.Module) -> ModelFacts:
 
 
 def run_probe(loaded: LoadedSpec, out_dir: Path | None = None, progress: Progress | None = None,
-              components: Components | None = None, families: frozenset[str] = FAMILIES) -> RunRecord:
+              components: Components | None = None, families: frozenset[str] = FAMILIES,
+              on_eval: EvalHook | None = None) -> RunRecord:
     """Build the spec's components and run the instrumented probe.
 
     `families` switches recorder families off (the overhead benchmark measures each alone);
-    the loss, LR, timing and evaluations are always recorded.
+    the loss, LR, timing and evaluations are always recorded. `on_eval` is asked after each
+    evaluation before the last step whether to stop (a sweep's pruner): the run then ends as
+    "pruned", with what it recorded so far.
 
     Raises:
         ComponentError: the spec names something that cannot be built (a user error).
@@ -88,7 +94,7 @@ def run_probe(loaded: LoadedSpec, out_dir: Path | None = None, progress: Progres
         collecting, n_threads = gc.isenabled(), torch.get_num_threads()
         gc.disable()
         try:
-            _train(record, comps, spec, writer, progress, started, families, load)
+            _train(record, comps, spec, writer, progress, started, families, load, on_eval)
         finally:
             torch.set_num_threads(n_threads)
             if collecting:
@@ -135,7 +141,8 @@ def _new_record(loaded: LoadedSpec, comps: Components) -> RunRecord:
 
 
 def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
-           progress: Progress | None, started: float, families: frozenset[str], load: CpuLoad) -> None:
+           progress: Progress | None, started: float, families: frozenset[str], load: CpuLoad,
+           on_eval: EvalHook | None = None) -> None:
     model, loss_fn, optimizer, schedule = comps.model, comps.loss_fn, comps.optimizer, comps.schedule
     reader = comps.reader
     device, steps = comps.device, spec.probe.steps
@@ -219,6 +226,9 @@ def _train(record: RunRecord, comps: Components, spec, writer: MetricsWriter,
             t_eval = time.perf_counter()
             if not _evaluate(record, evaluator, step):
                 stop = "crashed"
+            elif on_eval is not None and stop is None and step < steps - 1 \
+                    and on_eval(step + 1, record.evals.val_metric[-1]):
+                stop = "pruned"
             record.eval_seconds += time.perf_counter() - t_eval
         if flushed:
             rec.write()

@@ -212,7 +212,7 @@ class RunRecord:
     rank_own_time_s: list[float] = field(default_factory=list)
     crash: CrashInfo | None = None
     lr_range: LrRange | None = None  # see workflow: run when an LR-lowering fix was suggested
-    stop_reason: str = "completed"  # completed | non_finite_loss | crashed | interrupted | time_budget
+    stop_reason: str = "completed"  # completed | non_finite_loss | crashed | interrupted | time_budget | pruned
     wall_seconds: float = 0.0
     startup_seconds: float = 0.0  # run_probe start → first training step
     first_step_after_process_start_s: float | None = None
