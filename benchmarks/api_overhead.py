@@ -99,6 +99,10 @@ def measure(config: str, steps: int, repeats: int, threads: int, warm_up: bool) 
 
 def frameworks(repeats: int, epochs: int) -> dict[str, dict]:
     """Lightning and HF Trainer examples with and without the callback, in turn: seconds per step."""
+    import logging
+
+    for name in ("lightning", "lightning.pytorch", "pytorch_lightning"):  # their start-up notices, every run
+        logging.getLogger(name).setLevel(logging.ERROR)
     found = {}
     for name, module in (("lightning", "examples.lightning_digits"), ("hf-trainer", "examples.hf_trainer_digits")):
         try:

@@ -165,6 +165,12 @@ class Watch:
         if targets is not None or inputs is not None:
             self._keep_sample(inputs, targets)
 
+    @property
+    def wants_samples(self) -> bool:
+        """Whether `log(inputs=, targets=)` still keeps what it is given (the first DATA_SAMPLES
+        samples feed the data checks); callbacks skip reading batches once it is False."""
+        return self._n_samples < DATA_SAMPLES
+
     def log_eval(self, **metrics: float) -> None:
         """Validation results at this step: `val_loss`, `val_metric` (or `val_accuracy`, `val_mae`...:
         the suffix names the metric), and optionally `train_loss`/`train_metric` on a train subset."""

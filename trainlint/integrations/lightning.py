@@ -82,13 +82,16 @@ class TrainlintCallback(_pl.Callback):
         self._fitting = True
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if not self.watch.wants_samples:  # the first batches feed the data checks; later ones cost nothing
+            return
         x, y = inputs_and_targets(batch)
         if x is not None or y is not None:
             self.watch.log(inputs=x, targets=y)
 
     def on_before_backward(self, trainer, pl_module, loss) -> None:
         if self._fitting:
-            self.watch.log(loss=loss.detach() * self._loss_scale)
+            loss = loss.detach()
+            self.watch.log(loss=loss * self._loss_scale if self._loss_scale != 1 else loss)
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if not self._fitting or trainer.sanity_checking:

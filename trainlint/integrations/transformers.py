@@ -107,8 +107,12 @@ class TrainlintCallback(_hf.TrainerCallback):
         if self._loss_from_log:
             return
         self._log_batches()  # before the loss: the first step's facts (the chance-level loss) read its targets
-        total = torch.stack(self._losses).sum()
-        self.watch.log(loss=total if self._is_share else total / len(self._losses))
+        if len(self._losses) == 1:  # no accumulation: no tensor op at all
+            loss = self._losses[0]
+        else:
+            total = torch.stack(self._losses).sum()
+            loss = total if self._is_share else total / len(self._losses)
+        self.watch.log(loss=loss)
         self._losses.clear()
 
     def on_step_end(self, args, state, control, **kwargs):
@@ -137,10 +141,12 @@ class TrainlintCallback(_hf.TrainerCallback):
             return
         loss = output.get("loss") if isinstance(output, dict) else getattr(output, "loss", None)
         if isinstance(loss, torch.Tensor):
-            self._losses.append(loss.detach().float().mean())  # mean: DataParallel returns one per device
+            loss = loss.detach()
+            self._losses.append(loss if loss.dim() == 0 else loss.float().mean())  # DataParallel: one per device
             self._is_share = kwargs.get("num_items_in_batch") is not None
-        batch = {k: v for k, v in kwargs.items() if k != "num_items_in_batch"} or args
-        self._batches.append(inputs_and_targets(batch))
+        if self.watch.wants_samples:  # the first batches feed the data checks; later ones cost nothing
+            batch = {k: v for k, v in kwargs.items() if k != "num_items_in_batch"} or args
+            self._batches.append(inputs_and_targets(batch))
 
     def _log_batches(self) -> None:
         for x, y in self._batches:
