@@ -101,8 +101,6 @@ def frameworks(repeats: int, epochs: int) -> dict[str, dict]:
     """Lightning and HF Trainer examples with and without the callback, in turn: seconds per step."""
     import logging
 
-    for name in ("lightning", "lightning.pytorch", "pytorch_lightning"):  # their start-up notices, every run
-        logging.getLogger(name).setLevel(logging.ERROR)
     found = {}
     for name, module in (("lightning", "examples.lightning_digits"), ("hf-trainer", "examples.hf_trainer_digits")):
         try:
@@ -110,6 +108,8 @@ def frameworks(repeats: int, epochs: int) -> dict[str, dict]:
         except ImportError as exc:
             print(f"{name}: skipped ({exc})")
             continue
+        for logger in ("lightning.pytorch", "pytorch_lightning"):  # start-up notices at every fit (set on import)
+            logging.getLogger(logger).setLevel(logging.ERROR)
 
         def run(watched: bool, example=example, name=name) -> float:
             timer = _timer(name)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -21,7 +23,9 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 import trainlint
-from examples.plain_loop import digits
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: its sibling's data
+from plain_loop import digits  # noqa: E402
 
 
 class SlowOnRank(torch.utils.data.Dataset):

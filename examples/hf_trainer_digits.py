@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
 from torch import nn
 from transformers import Trainer, TrainingArguments
 
 from trainlint.integrations.transformers import TrainlintCallback
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: its sibling's data
+from plain_loop import digits  # noqa: E402
 
 
 class Digits(torch.utils.data.Dataset):
@@ -36,16 +40,6 @@ class Digits(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         return {"x": self.x[i], "labels": self.y[i]}
-
-
-def digits(seed: int = 0) -> tuple[Digits, Digits]:
-    """1,437 training and 360 validation images."""
-    data = load_digits()
-    x = torch.tensor(data.data, dtype=torch.float32) / 16.0
-    y = torch.tensor(data.target)
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    x, y = x[order], y[order]
-    return Digits(x[:1437], y[:1437]), Digits(x[1437:], y[1437:])
 
 
 class DigitsMLP(nn.Module):
@@ -79,7 +73,8 @@ def main(argv: list[str] | None = None, callbacks: tuple = (), model: nn.Module 
     parser.add_argument("--out", default="trainlint-out/hf-trainer-digits")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
-    train, val = digits()
+    train_set, (x_val, y_val) = digits()
+    train, val = Digits(*train_set.tensors), Digits(x_val, y_val)
     model = model or DigitsMLP(softmax=args.fault == "softmax")
     tl = TrainlintCallback(out=args.out, name="hf-trainer-digits", task="multiclass", loss_fn=nn.CrossEntropyLoss())
     with tempfile.TemporaryDirectory() as scratch:

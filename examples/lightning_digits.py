@@ -12,24 +12,18 @@ trainlint-out/lightning-digits/. Needs `pip install "trainlint[lightning]"`.
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import lightning.pytorch as L
 import torch
-from sklearn.datasets import load_digits
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from trainlint.integrations.lightning import TrainlintCallback
 
-
-def digits(seed: int = 0) -> tuple[TensorDataset, TensorDataset]:
-    """scikit-learn's bundled 8x8 digits, pixels scaled to [0, 1]: 1,437 training and 360 validation images."""
-    data = load_digits()
-    x = torch.tensor(data.data, dtype=torch.float32) / 16.0
-    y = torch.tensor(data.target)
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    x, y = x[order], y[order]
-    return TensorDataset(x[:1437], y[:1437]), TensorDataset(x[1437:], y[1437:])
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: its sibling's data
+from plain_loop import digits  # noqa: E402
 
 
 class DigitsClassifier(L.LightningModule):
@@ -71,7 +65,8 @@ def main(argv: list[str] | None = None, callbacks: tuple = (), model: L.Lightnin
     parser.add_argument("--out", default="trainlint-out/lightning-digits")
     args = parser.parse_args(argv)
     L.seed_everything(0, verbose=False)
-    train, val = digits()
+    train, (x_val, y_val) = digits()
+    val = TensorDataset(x_val, y_val)
     model = model or DigitsClassifier(lr=3.0 if args.fault == "lr" else 0.05, softmax=args.fault == "softmax")
     trainlint_callback = TrainlintCallback(out=args.out, name="lightning-digits", task="multiclass",
                                            loss_fn=nn.CrossEntropyLoss())

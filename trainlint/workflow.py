@@ -44,9 +44,11 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)  # e.g. a plot that failed to draw
 
 
-def output_dir(loaded: LoadedSpec, out: Path | None) -> Path:
-    """The folder to write into, created if missing; a path that is a file is a user error."""
-    path = out if out is not None else Path("trainlint-out") / loaded.name
+def output_dir(loaded: LoadedSpec | Path, out: Path | None) -> Path:
+    """The folder to write into (`out`, else `trainlint-out/<spec name>` or the default path given),
+    created if missing; a path that is a file is a user error."""
+    default = loaded if isinstance(loaded, Path) else Path("trainlint-out") / loaded.name
+    path = out if out is not None else default
     if path.exists() and not path.is_dir():
         raise SpecError(f"--out `{path}` is a file, not a folder", field="--out",
                         accepted="a folder path (created if missing)")

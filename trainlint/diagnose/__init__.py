@@ -13,7 +13,7 @@ from pathlib import Path
 from trainlint.diagnose.tags import TagOptions
 from trainlint.rules.settings import RuleSettingError, check_rule_settings
 from trainlint.spec.errors import SpecError
-from trainlint.workflow import Outcome, finish_run
+from trainlint.workflow import Outcome, finish_run, output_dir
 
 
 @dataclass
@@ -71,7 +71,7 @@ def _run_folder(path: Path, options: DiagnoseOptions) -> Diagnosis:
         check_rule_settings(select, ignore, thresholds)
     except RuleSettingError as exc:
         raise SpecError(str(exc), path=path / rundir.REPORT, field=exc.field, accepted=exc.accepted) from None
-    out_dir = output_dir(options.out, path / "diagnose")
+    out_dir = output_dir(path / "diagnose", options.out)
     rundir.copy_metrics(path, out_dir, record)
     outcome = finish_run(record, out_dir, config_path=report.get("config_path") or str(path), config=config,
                          title=config.get("name") or path.name, select=select, ignore=ignore,
@@ -90,25 +90,12 @@ def _logdir(path: Path, runs: list[Path], options: DiagnoseOptions) -> Diagnosis
     scalars = read_scalars(run)
     tags = choose_tags(list(scalars), options.tags, run)
     record = tb.build_record(run, scalars, tags, options.tags)
-    out_dir = output_dir(options.out, Path("trainlint-out") / run.resolve().name)
+    out_dir = output_dir(Path("trainlint-out") / run.resolve().name, options.out)
     write_metrics(record, out_dir / "metrics.jsonl")
     outcome = finish_run(record, out_dir, config_path=str(run), config=tb.config_of(run, tags, options.tags),
                          title=run.name, select=options.select, ignore=options.ignore, command="diagnose",
                          plots=options.plots, write_record=False)
     return Diagnosis(outcome, tb.read_note(tags, scalars))
-
-
-def output_dir(out: Path | None, default: Path) -> Path:
-    """--out, or `default`, created if missing; a path that is a file is a user error."""
-    path = out if out is not None else default
-    if path.exists() and not path.is_dir():
-        raise SpecError(f"--out `{path}` is a file, not a folder", field="--out",
-                        accepted="a folder path (created if missing)")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SpecError(f"cannot create --out `{path}` ({exc.strerror})", field="--out") from None
-    return path
 
 
 def _check_cli_rules(options: DiagnoseOptions) -> None:
