@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -194,7 +195,7 @@ def _worker_init(spec_path: str, overrides: list[str], threads: int, started) ->
 
 
 def _run_in_pool(task: VariantTask) -> VariantResult:
-    _started.put(task.index)  # before anything that could kill the process
+    _started.put((task.index, os.getpid()))  # before anything that could kill the process
     return run_variant(task)
 
 
@@ -202,9 +203,10 @@ def _run_parallel(tasks: list[VariantTask], jobs: int, on_done: OnDone) -> list[
     """Run `tasks` in `jobs` spawned processes; results in task order, whatever order they finish in.
 
     A worker that dies breaks the whole pool, and every variant not finished by then is lost with
-    it. Those that had not started yet are simply run again; those that had get one more try. The
-    later rounds run in a fresh one-process pool, so a variant that kills its worker again takes at
-    most the queued ones, which run again, with it. A variant that died twice gets a failed row.
+    it. A try is counted only for a variant whose own worker died (`_pool_round`): the others, queued
+    or stopped by the pool beside it, simply run again. Later rounds run in a fresh one-process pool,
+    so a variant that kills its worker again takes at most the queued ones, which run again, with it.
+    A variant whose worker died twice gets a failed row.
     """
     results: dict[int, VariantResult] = {}
     deaths: dict[int, str] = {}
@@ -233,6 +235,10 @@ def _pool_round(tasks: list[VariantTask], jobs: int, results: dict[int, VariantR
     started = context.SimpleQueue()
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context, initializer=_worker_init,
                                initargs=(tasks[0].spec_path, tasks[0].base_overrides, tasks[0].threads, started))
+    # Why the pool's own process table: when a worker dies, the pool stops the others (SIGTERM), and
+    # only their exit codes tell the variant that died from those stopped beside it. The dict is
+    # filled as workers start and kept through a breakdown; `shutdown` only drops the reference.
+    processes = getattr(pool, "_processes", None)
     lost: list[VariantTask] = []
     try:
         futures: dict[Future, VariantTask] = {pool.submit(_run_in_pool, task): task for task in tasks}
@@ -258,6 +264,9 @@ def _pool_round(tasks: list[VariantTask], jobs: int, results: dict[int, VariantR
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
+    died = {pid for pid, process in (processes or {}).items() if process.exitcode not in (0, -signal.SIGTERM)}
     while not started.empty():
-        tries[started.get()] += 1
+        index, pid = started.get()
+        if processes is None or pid in died:  # without the table, every start counts
+            tries[index] += 1
     return lost
