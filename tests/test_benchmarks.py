@@ -56,3 +56,19 @@ def test_threads_benchmark_table_compares_each_setting_with_auto(monkeypatch):
 def test_long_probe_benchmark_runs_small():
     out = _run("benchmarks/long_probe.py", "--steps", "30", "--layers", "3", "--no-plots")
     assert "MB" in out
+
+
+def test_api_overhead_benchmark_runs_in_tiny_mode():
+    out = _run("benchmarks/api_overhead.py", "--tiny")
+    rows = {line.split()[0]: line for line in out.splitlines() if line and line.split()[0] in
+            ("mlp-digits", "lightning", "hf-trainer")}
+    assert set(rows) == {"mlp-digits", "lightning", "hf-trainer"}  # the loop and both callbacks, side by side
+    assert len(re.findall(NUMBER, rows["mlp-digits"])) >= 5  # bare, watched, ratio, min-max, close
+    assert re.search(r"long run: 2,000 steps at \d+ µs/step; the record holds [\d.]+ MiB of series \(bound", out)
+
+
+def test_sweep_benchmark_runs_in_tiny_mode():
+    out = _run("benchmarks/sweep.py", "--tiny")
+    for setting in ("local --jobs 1", "local --jobs 2", "ray (local instance)"):
+        assert any(line.startswith(setting) for line in out.splitlines()), setting
+    assert "same ranking, metrics and tuned LRs in all three: yes" in out
