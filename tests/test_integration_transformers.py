@@ -117,3 +117,47 @@ def test_a_crash_inside_with_writes_the_report_and_is_re_raised(tmp_path):
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["summary"]["stop_reason"] == "crashed" and report["summary"]["steps_run"] == 6
     assert "TL001" in [f["code"] for f in report["findings"]]
+
+
+def test_a_hugging_face_model_under_the_trainer_then_its_tensorboard_log(tmp_path):
+    """A real `BertForSequenceClassification` (toy config, no download) on dict batches, computing its
+    own loss: the callback records it live, and `trainlint diagnose` reads the Trainer's TensorBoard log."""
+    pytest.importorskip("tensorboard")
+    import math
+    import sys
+
+    from transformers import Trainer, TrainingArguments
+
+    from tests.conftest import CONFIGS
+    from trainlint.integrations.transformers import TrainlintCallback
+
+    sys.path.insert(0, str(CONFIGS / "real"))
+    from data import Sentiment
+    from models import bert_classifier
+
+    torch.manual_seed(0)
+    tl = TrainlintCallback(out=tmp_path / "run", plots=False, echo=False)
+    args = TrainingArguments(output_dir=str(tmp_path / "hf"), max_steps=40, per_device_train_batch_size=32,
+                             learning_rate=1e-3, eval_strategy="steps", eval_steps=20, logging_steps=2,
+                             save_strategy="no", report_to="tensorboard", use_cpu=True, disable_tqdm=True,
+                             log_level="error", seed=0)
+    trainer = Trainer(model=bert_classifier(), args=args, train_dataset=Sentiment(),
+                      eval_dataset=Sentiment(n=128, seed=1), callbacks=[tl])
+    with tl:
+        trainer.train()
+    report, record = tl.report, tl.watch.record
+    assert record.steps == list(range(40)) and record.loss_class == "ModelLoss"
+    assert record.first_batch.expected_initial_loss == pytest.approx(math.log(2))  # the model's own loss, 2 classes
+    assert record.data.input_kind == "tokens" and record.data.class_counts is not None
+    skipped = {n.code for n in report.not_evaluated}
+    assert not skipped & {"TL101", "TL102", "TL201", "TL206", "TL301", "TL401"}
+    assert record.evals.steps == [19, 39] and all(math.isfinite(v) for v in record.evals.val_loss)
+
+    from trainlint.diagnose import DiagnoseOptions, diagnose
+
+    logs = next((tmp_path / "hf" / "runs").iterdir())
+    diagnosis = diagnose(logs, DiagnoseOptions(out=tmp_path / "diagnosed", plots=False))
+    logged = diagnosis.outcome.record
+    assert logged.steps == list(range(2, 41, 2))  # the Trainer's logging_steps, as logged
+    assert logged.lr_series[0] > logged.lr_series[-1]  # the Trainer's linear decay, from its own log
+    assert diagnosis.outcome.report.command == "diagnose"

@@ -71,7 +71,9 @@ def watch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, task: str
         scheduler: the LR scheduler, if any (named in the report; the LR itself is read from the
             optimizer at each step, so any scheduler is followed).
         loss_fn: the loss function, if any: the loss of an uninformative output is then measured
-            on the first batch (TL101 initial-loss-off needs it).
+            on the first batch (TL201 initial-loss-off and TL206 loss-output-mismatch need it).
+            "model" when the model computes its own loss (a Hugging Face model given `labels`):
+            a classifier's uninformative loss is then ln(classes), as for the probe's own-loss models.
         stats_every: cadence of the sampled statistics (update ratios, activations), in steps.
         select, ignore: rules to run or leave out (codes, names or prefixes), as `probe`'s options.
         plots: draw the PNG plots at the end.
@@ -105,7 +107,7 @@ class Watch:
         self.device = params[0].device if params else torch.device("cpu")
         self.record = RunRecord(
             spec_name=self.name, task=task or "multiclass", num_classes=num_classes,
-            loss_class=type(loss_fn).__name__ if loss_fn is not None else "",
+            loss_class=_loss_class(loss_fn),
             optimizer_class=type(optimizer).__name__,
             scheduler_class=type(scheduler).__name__ if scheduler is not None else None,
             lr=float(optimizer.param_groups[0]["lr"]), weight_decay=_weight_decay(optimizer),
@@ -379,7 +381,10 @@ class Watch:
         if out is not None:
             fb.output_shape = list(out.shape)
             output_facts(fb, out, y)
-            if y is not None and self.loss_fn is not None:
+            if y is not None and self.loss_fn == "model":
+                classifies = not torch.is_floating_point(y) and out.dim() >= 2 and out.shape[-1] > 1
+                fb.expected_initial_loss = math.log(out.shape[-1]) if classifies else None
+            elif y is not None and self.loss_fn is not None:
                 fb.expected_initial_loss = _chance_loss(self.loss_fn, out, y, r.num_classes)
         r.first_batch = fb if out is not None else None
 
@@ -415,6 +420,13 @@ def _prediction(output) -> torch.Tensor | None:
     except Exception:  # noqa: BLE001 - an output trainlint cannot read: the first-batch checks are skipped
         return None
     return out.detach().float().cpu() if isinstance(out, torch.Tensor) else None
+
+
+def _loss_class(loss_fn) -> str:
+    """The record's `loss_class`: the loss's class name, "ModelLoss" for the model's own, "" when unknown."""
+    if loss_fn is None:
+        return ""
+    return "ModelLoss" if loss_fn == "model" else type(loss_fn).__name__
 
 
 def _chance_loss(loss_fn, out: torch.Tensor, y: torch.Tensor, num_classes: int | None) -> float | None:

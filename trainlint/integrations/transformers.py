@@ -95,7 +95,10 @@ class TrainlintCallback(_hf.TrainerCallback):
 
     def on_train_begin(self, args, state, control, model=None, optimizer=None, lr_scheduler=None, **kwargs):
         optimizer = getattr(optimizer, "optimizer", optimizer)  # accelerate's AcceleratedOptimizer wraps it
-        self.watch = trainlint.watch(model, optimizer, out=self.out, scheduler=lr_scheduler, **self.options)
+        options = dict(self.options)
+        if "loss_fn" not in options and isinstance(model, _hf.PreTrainedModel):
+            options["loss_fn"] = "model"  # it computes its own loss from `labels`: ln(classes) at chance
+        self.watch = trainlint.watch(model, optimizer, out=self.out, scheduler=lr_scheduler, **options)
         self.watch.where = self._where
         self._hook = model.register_forward_hook(self._read_forward, with_kwargs=True)
         self._losses, self._batches, self._loss_from_log = [], [], None  # a second train() starts afresh
