@@ -7,6 +7,7 @@ import signal
 
 import pytest
 import torch
+from torch import nn
 
 pytest.importorskip("lightning")
 pytest.importorskip("sklearn")
@@ -85,6 +86,27 @@ def test_the_lr_series_follows_the_scheduler(tmp_path):
     record = json.loads((tmp_path / "run" / "record.json").read_text())
     assert record["scheduler_class"] == "LinearLR"
     assert record["lr_series"] == pytest.approx([0.05 * (1 - 0.9 * k / 45) for k in range(45)])
+
+
+class _CallsItsNet(lightning_digits.DigitsClassifier):
+    """The common style where `training_step` calls the wrapped network, not `self(x)`."""
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return nn.functional.cross_entropy(self.net(x), y)
+
+
+def test_a_training_step_that_calls_its_net_is_recorded_like_one_that_calls_self(tmp_path):
+    records = []
+    for name, kind in (("self", lightning_digits.DigitsClassifier), ("net", _CallsItsNet)):
+        torch.manual_seed(0)  # the same initial weights for both
+        lightning_digits.main(["--epochs", "1", "--out", str(tmp_path / name)], model=kind(lr=0.05))
+        records.append(json.loads((tmp_path / name / "record.json").read_text()))
+    by_self, by_net = records
+    assert by_net["first_batch"] is not None and by_net["first_batch"]["output_shape"] == [32, 10]
+    assert by_net["dead_fraction"]["names"] == by_self["dead_fraction"]["names"] == ["net.1"]
+    assert by_net["dead_fraction"]["steps"] == by_self["dead_fraction"]["steps"] == [0, 20, 40]
+    assert by_net["train_loss"] == pytest.approx(by_self["train_loss"])
 
 
 class _Fail(L.Callback):

@@ -125,8 +125,9 @@ class Watch:
         self._handles = [
             optimizer.register_step_pre_hook(self._before_step),
             optimizer.register_step_post_hook(self._after_step),
-            model.register_forward_pre_hook(self._before_forward),
-            model.register_forward_hook(self._after_forward, always_call=True),
+            *(hook for module in _forward_modules(model) for hook in (
+                module.register_forward_pre_hook(self._before_forward),
+                module.register_forward_hook(self._after_forward, always_call=True))),
         ]
         self._started = time.perf_counter()
         self._mode: str | None = None  # "before" | "after": whether losses are logged before or after the step
@@ -135,6 +136,7 @@ class Watch:
         self._step = 0  # optimizer steps done
         self._phase = "data"
         self._armed = False
+        self._forward_module: torch.nn.Module | None = None  # whose forward started this step's recording
         self._t_step_end = self._t_eval_end = self._t_forward = None
         self._data_wait = 0.0
         self._t_forward_end: float | None = None  # the end of this step's first training forward
@@ -244,8 +246,8 @@ class Watch:
             return
         now = time.perf_counter()
         self._phase = "forward"
-        if self._t_forward is None:  # the first training forward of this step
-            self._t_forward = now
+        if self._t_forward is None:  # the first training forward of this step (the outermost hooked one)
+            self._t_forward, self._forward_module = now, module
             since = max(t for t in (self._t_step_end, self._t_eval_end, self._started) if t is not None)
             self._data_wait = now - since if self._t_step_end is not None else 0.0
             if self._step == 0 and self._first_inputs is None:
@@ -255,12 +257,14 @@ class Watch:
                 self._armed = True
 
     def _after_forward(self, module, args, output) -> None:
-        if self._armed:
+        if self._armed and module is self._forward_module:
             self._armed = False
             self.rec.disarm_activations(self._step, ok=output is not None)
         if not (module.training and torch.is_grad_enabled()):
             self._t_eval_end = time.perf_counter()
             return
+        if module is not self._forward_module:
+            return  # the inner module of a forward the outer one records
         self._phase = "loss"
         if self._t_forward_end is None:
             self._t_forward_end = time.perf_counter()
@@ -409,6 +413,19 @@ class Watch:
         return {"name": self.name, "source": "trainlint.watch", "task": r.task, "model": r.model.class_name,
                 "optimizer": {"name": r.optimizer_class, "lr": r.lr, "weight_decay": r.weight_decay},
                 "scheduler": r.scheduler_class, "stats_every": r.stats_every, "world_size": self.world}
+
+
+def _forward_modules(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The model, and the one child holding all its trainable weights, if there is one.
+
+    Why the child too: a LightningModule's `training_step` often calls `self.model(x)` (or
+    `self.net(x)`), not `self(x)`, and a DDP wrapper's `module` may be called directly; hooks on the
+    child see those forward passes. When both run, the outer one records (see `_before_forward`).
+    """
+    if any(p.requires_grad for p in model.parameters(recurse=False)):
+        return [model]
+    owners = [c for c in model.children() if any(p.requires_grad for p in c.parameters())]
+    return [model, owners[0]] if len(owners) == 1 else [model]
 
 
 def _prediction(output) -> torch.Tensor | None:

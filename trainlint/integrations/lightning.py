@@ -31,7 +31,8 @@ class TrainlintCallback(_pl.Callback):
     What it reads, and when:
 
     - the model: the LightningModule; activations and the first output are recorded when its
-      `forward` runs, so call `self(x)` in `training_step` (a `self.net(x)` call skips them).
+      `forward` runs, or that of the one submodule holding all its weights (`self.net(x)` or
+      `self.model(x)` in `training_step` work as `self(x)` does).
     - the optimizer: `trainer.optimizers[0]` (the first, with several) and its scheduler from
       `trainer.lr_scheduler_configs`; the LR series is read from the optimizer at each step,
       so whatever the scheduler (or a warm-up in `optimizer_step`) sets is what is recorded.
