@@ -125,10 +125,11 @@ class Watch:
         self._handles = [
             optimizer.register_step_pre_hook(self._before_step),
             optimizer.register_step_post_hook(self._after_step),
-            *(hook for module in _forward_modules(model) for hook in (
-                module.register_forward_pre_hook(self._before_forward),
-                module.register_forward_hook(self._after_forward, always_call=True))),
         ]
+        # Until the first step shows which of them the loop calls (see `_forward_modules`), then that one.
+        self._forward_hooks = {module: (module.register_forward_pre_hook(self._before_forward),
+                                        module.register_forward_hook(self._after_forward, always_call=True))
+                               for module in _forward_modules(model)}
         self._started = time.perf_counter()
         self._mode: str | None = None  # "before" | "after": whether losses are logged before or after the step
         self._losses: list = []  # logged, not yet given to a step
@@ -215,7 +216,7 @@ class Watch:
             x = self._first_inputs if self._step == 0 else None
             self.record.crash = capture(exc, self._phase, self._step, input=x)
             self.record.stop_reason = "crashed"
-        for handle in self._handles:
+        for handle in [*self._handles, *(h for pair in self._forward_hooks.values() for h in pair)]:
             handle.remove()
         if self._armed:
             self.rec.disarm_activations(self._step, ok=False)
@@ -316,11 +317,21 @@ class Watch:
         self._phase = "data"
         if step == 0:
             self.record.first_step_after_process_start_s = time.time() - _process_start()
+            self._keep_forward_hooks(self._forward_module)
             self.record.startup_seconds = 0.0
         if self._mode == "before":
             self._close_step()
 
     # -- bookkeeping ------------------------------------------------------------------------------
+
+    def _keep_forward_hooks(self, module: torch.nn.Module | None) -> None:
+        """After the first step, hook only the module whose forward the loop called (each hooked
+        module costs a few µs a step); when none was seen, keep them all."""
+        if module is None:
+            return
+        for other in [m for m in self._forward_hooks if m is not module]:
+            for handle in self._forward_hooks.pop(other):
+                handle.remove()
 
     def _close_step(self) -> None:
         """Give the open step its loss (the mean of those logged for it) and append it; without one it is dropped."""
