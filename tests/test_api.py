@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 
@@ -186,3 +187,55 @@ def test_long_runs_are_decimated_within_the_bound(tmp_path, monkeypatch):
 def test_bad_task_is_a_clear_error():
     with pytest.raises(ValueError, match="task must be one of"):
         trainlint.watch(nn.Linear(2, 2), torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1), task="classify")
+
+
+class _HostReads(torch.overrides.TorchFunctionMode):
+    """Counts the calls that copy a tensor's value to the host (on a GPU, each waits for the device)."""
+
+    READS = {"item", "tolist", "numpy", "cpu", "__float__", "__int__", "__bool__", "__array__"}
+
+    def __init__(self):
+        super().__init__()
+        self.reads: list[str] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        to_cpu = name == "to" and any(str(a) == "cpu" for a in [*args[1:], *(kwargs or {}).values()])
+        if name in self.READS or to_cpu:
+            self.reads.append(name)
+        return func(*args, **(kwargs or {}))
+
+
+def test_no_host_read_per_step_until_a_flush(tmp_path, monkeypatch):
+    """Off CPU nothing is copied to the host between flushes: not the loss, not the gradient norms,
+    not the sampled update ratios and activations (the device path, emulated on CPU)."""
+    from trainlint.probe import session
+
+    monkeypatch.setattr(session, "FLUSH_SECONDS", 1e9)
+    monkeypatch.setattr(session, "FLUSH_STEPS", 10**9)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 3))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)  # torch's CPU Adam reads its step count
+    x, y = torch.randn(1024, 8), torch.randint(0, 3, (1024,))
+    tl = trainlint.watch(model, opt, task="multiclass", loss_fn=nn.CrossEntropyLoss(), stats_every=10,
+                         out=tmp_path / "run", echo=False, plots=False)
+    tl.rec.cpu = False  # take the path a CUDA run takes: the loss too stays on the device
+    bare, watched = _HostReads(), _HostReads()
+    for step in range(45):
+        counting = watched if step >= 3 else contextlib.nullcontext()  # steps 0-1 copy the first batches, once
+        with counting:
+            loss = nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tl.log(loss=loss, inputs=x, targets=y)
+    tl.close()
+    with bare:  # the same step unwatched, and one read: the mode sees it
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        float(loss.detach())
+    assert bare.reads == ["__float__"]
+    assert watched.reads == [], watched.reads
+    assert len(tl.record.train_loss) == 45 and len(tl.record.update_ratio) == 5 and len(tl.record.dead_fraction) == 5

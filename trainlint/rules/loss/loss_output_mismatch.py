@@ -18,12 +18,16 @@ class LossOutputMismatchThresholds(Thresholds):
                              "task counts as regressing class indices (with 2, MSE on 0/1 is the Brier score).")
 
 
-def _drop_squash(last: str | None, where: str, rows_sum_to_one: bool | None) -> str:
-    """What to remove: the final Softmax/Sigmoid module when there is one, else the function applied in forward.
+def _drop_squash(last: str | None, where: str, rows_sum_to_one: bool | None, path: str | None = None) -> str:
+    """What to remove: the final Softmax/Sigmoid module when there is one (by its path in the model,
+    e.g. `net.3`, when known), else the function applied in forward.
 
     Why: with `F.softmax(self.fc(x))` the last module is the Linear, which must stay.
     """
     if last in ("Sigmoid", "Softmax"):
+        if path:  # a module of the model, wherever its forward calls it
+            where = f"`{path}` of {where.removesuffix('.forward')}" if where != "forward" else f"`{path}`"
+            return f"remove the final {last} module, {where}: the loss applies it itself; apply it only when predicting"
         return f"remove the final {last} module from {where}: the loss applies it itself; apply it only when predicting"
     fn = "softmax (F.softmax / torch.softmax / .softmax())" if rows_sum_to_one else \
         "sigmoid/softmax (F.softmax, torch.sigmoid, ...)"
@@ -41,7 +45,9 @@ def _diagnose(run: RunRecord, t: LossOutputMismatchThresholds) -> tuple[str, lis
     in_unit = lo >= 0.0 and hi <= 1.0
     squashing = last in ("Sigmoid", "Softmax")
     where = f"{run.model.class_name}.forward" if run.model.class_name else "forward"
-    drop_last = Fix(_drop_squash(last, where, fb.output_rows_sum_to_one), applicable=False)  # a code change
+    paths = [name for name, kind in run.model.activations.items() if kind == last]
+    drop_last = Fix(_drop_squash(last, where, fb.output_rows_sum_to_one, paths[-1] if paths else None),
+                    applicable=False)  # a code change
     if loss in ("CrossEntropyLoss", "MultiMarginLoss") and fb.output_rows_sum_to_one:
         return (f"{loss} expects raw logits but receives probabilities (every row ≥ 0 and sums to 1, {span}): "
                 "softmax is applied twice and the gradients shrink", [drop_last], "model")
