@@ -52,6 +52,8 @@ class Summary(BaseModel):
 class Metrics(BaseModel):
     initial_loss: float | None = None
     expected_initial_loss: float | None = None
+    first_train_loss: float | None = Field(
+        None, description="The first recorded training loss (step 0's; a TensorBoard log's first point).")
     final_train_loss: float | None = None
     final_val_loss: float | None = None
     final_val_metric: float | None = Field(
@@ -168,6 +170,7 @@ def metrics_of(record: RunRecord) -> Metrics:
     return Metrics(
         initial_loss=_finite(fb.initial_loss) if fb else None,
         expected_initial_loss=_finite(fb.expected_initial_loss) if fb else None,
+        first_train_loss=finite[0] if finite else None,
         final_train_loss=sum(finite[-FINAL_WINDOW:]) / len(finite[-FINAL_WINDOW:]) if finite else None,
         final_val_loss=_finite(e.val_loss[-1]) if e.val_loss else None,
         final_val_metric=final_val_metric(e.val_metric),

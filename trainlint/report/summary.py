@@ -89,7 +89,8 @@ def summary_rows(report: Report, out_dir: str | None = None) -> list[tuple[str, 
     else:
         rows.append(("steps", f"{s.steps_run}/{s.steps_planned}{stopped}"))
         rows.append(("wall time", f"{s.wall_seconds:.1f} s"))
-        start = f"{fmt(m.initial_loss)} → " if m.initial_loss is not None else ""  # a log has no first-batch loss
+        first = m.initial_loss if m.initial_loss is not None else m.first_train_loss  # a log has no first batch
+        start = f"{fmt(first)} → " if first is not None else ""
         rows.append(("train loss", f"{start}{fmt(m.final_train_loss)}{chance_loss}"))
         chance = f"  (chance {fmt_metric(m.chance_metric)})" if m.chance_metric is not None else ""
         rows.append((f"val {m.metric_name}", fmt_metric(m.final_val_metric) + chance))
