@@ -11,14 +11,14 @@ TWO_LAYERS = {"fc1": "Linear", "head": "Linear"}
 
 FIRES = [
     ("deep_sigmoid_1e-6", layer_run([1e-6] * 5)),
-    ("just_below", layer_run([9.9e-4] * 5)),
+    ("just_below", layer_run([9.9e-3] * 5)),
     ("median_below_despite_one_high", layer_run([1e-5, 1e-5, 1e-5, 1.0, 1.0])),
     ("three_samples", layer_run([1e-5] * 3)),
 ]
 
 QUIET = [
     ("healthy", layer_run([0.3] * 5)),
-    ("just_above", layer_run([1.01e-3] * 5)),
+    ("just_above", layer_run([1.01e-2] * 5)),
     ("too_few_samples", layer_run([1e-6] * 2)),
     ("too_shallow", layer_run([1e-6] * 5, types=TWO_LAYERS)),
     ("median_above", layer_run([1e-6, 1e-6, 0.5, 0.5, 0.5])),
@@ -36,7 +36,7 @@ def findings(run):
 @pytest.mark.parametrize("name, run", FIRES, ids=[n for n, _ in FIRES])
 def test_fires(name, run):
     (f,) = findings(run)
-    assert f.code == "TL402" and f.evidence["ratio"] < f.evidence["max_ratio"] == 1e-3
+    assert f.code == "TL402" and f.evidence["ratio"] < f.evidence["max_ratio"] == 1e-2
 
 
 @pytest.mark.parametrize("name, run", QUIET, ids=[n for n, _ in QUIET])
@@ -73,3 +73,47 @@ def test_not_evaluated_without_layer_norms():
 
     _, skipped = evaluate(RunRecord(), rules=[vanishing_gradients])
     assert "per-layer gradient norms" in skipped[0].reason
+
+
+def _depth_run(relative: dict[str, float], steps: int = 5):
+    """Linear layers with the given ‖g‖/‖w‖ at every sampled step (‖w‖ = 1)."""
+    from trainlint.probe.record import LayerSeries, ModelFacts, RunRecord
+
+    names = list(relative)
+    grad, param = LayerSeries(names=names), LayerSeries(names=names)
+    for i in range(steps):
+        grad.append(i * 10, [relative[n] for n in names])
+        param.append(i * 10, [1.0] * len(names))
+    return RunRecord(steps=list(range(steps * 10)), layer_grad_norm=grad, layer_param_norm=param,
+                     model=ModelFacts(layers=names, layer_types={n: "Linear" for n in names}))
+
+
+# A healthy tiny BERT as measured (2 layers, AdamW 1e-3, validation accuracy 1.0): the query/key
+# projections learn slowly and the 2-class head fast whatever the depth, but the blocks alike.
+BERT_LIKE = {f"layer.{b}.{part}": r for b in (0, 1) for part, r in
+             (("query", 3e-5), ("key", 2e-5), ("value", 5e-4), ("attn_out", 1.3e-3), ("ffn_in", 7e-4),
+              ("ffn_out", 1.3e-3))} | {"pooler": 4.6e-2, "classifier": 1.0}
+
+
+def test_a_fast_head_and_slow_attention_scores_are_not_vanishing():
+    # The first layer against the head alone would be 3e-5; the first third against the last third of the body is ~0.2.
+    assert findings(_depth_run(BERT_LIKE)) == []
+
+
+def test_a_fall_across_depth_is_found_and_named_by_groups():
+    deep = {f"fc{i}": 0.25 ** (10 - i) for i in range(10)} | {"head": 1.0}  # each sigmoid layer x 0.25
+    (f,) = findings(_depth_run(deep))
+    assert f.evidence["first_layers"] == ["fc0", "fc1", "fc2"] and f.evidence["last_layers"] == ["fc7", "fc8", "fc9"]
+    assert f.evidence["ratio"] == pytest.approx(0.25 ** 9 / 0.25 ** 2)  # the groups' medians: fc1 over fc8
+    assert "the first 3 layers (`fc0`, `fc1`, `fc2`; their median)" in f.message
+
+
+def test_functional_gelu_is_not_blamed_as_a_saturating_activation():
+    from trainlint.analysis.gradients import saturating_activations
+
+    run = layer_run([1e-6] * 5, activations={"enc.0.act.gelu()": "GELU", "pooler.activation": "Tanh",
+                                             "enc.1.act.gelu()": "GELU"})
+    run.saturated_fraction.names = ["enc.0.act.gelu()", "pooler.activation", "enc.1.act.gelu()", "tanh(fc1)"]
+    assert saturating_activations(run) == ["pooler.activation", "tanh(fc1)"]  # tanh(fc1): no kind recorded
+    (f,) = findings(run)
+    assert not any("gelu" in fix.text for fix in f.fixes)
