@@ -161,3 +161,41 @@ def test_a_hugging_face_model_under_the_trainer_then_its_tensorboard_log(tmp_pat
     assert logged.steps == list(range(2, 41, 2))  # the Trainer's logging_steps, as logged
     assert logged.lr_series[0] > logged.lr_series[-1]  # the Trainer's linear decay, from its own log
     assert diagnosis.outcome.report.command == "diagnose"
+
+
+def test_a_healthy_bert_in_a_hand_written_loop_passes(tmp_path):
+    """A toy `BertForSequenceClassification` trained the way Hugging Face users write a loop (dict
+    batches, `model(**batch).loss`) is diagnosed healthy. Before TL402 compared thirds of the layers,
+    its first query projection against its classifier head (4e-5) was called vanishing gradients."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    import trainlint
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, num_labels=2)
+    model = BertForSequenceClassification(config)
+    ids, labels = torch.randint(6, 100, (768, 16)), torch.randint(0, 2, (768,))
+    ids[labels == 1, 3] = 5  # the label: whether token 5 is at position 3
+    val = slice(512, None)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    with trainlint.watch(model, opt, loss_fn="model", out=tmp_path / "run", plots=False, echo=False) as tl:
+        for step in range(150):
+            i = step * 32 % 512
+            batch = {"input_ids": ids[i:i + 32], "attention_mask": torch.ones(32, 16, dtype=torch.long),
+                     "labels": labels[i:i + 32]}
+            loss = model(**batch).loss
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tl.log(loss=loss, inputs=batch["input_ids"], targets=batch["labels"])
+            if step % 50 == 49:
+                model.eval()
+                with torch.no_grad():
+                    out = model(input_ids=ids[val], labels=labels[val])
+                model.train()
+                tl.log_eval(val_loss=out.loss, val_accuracy=(out.logits.argmax(-1) == labels[val]).float().mean())
+    report = tl.report
+    assert report.metrics.final_val_metric > 0.9, report.metrics
+    assert [f.code for f in report.findings] == [], [f.message for f in report.findings]
+    assert "TL402" not in {n.code for n in report.not_evaluated}  # judged, and quiet
