@@ -93,20 +93,7 @@ def relative_grad_ratio(grad: LayerSeries, param: LayerSeries, first: str, last:
     Why relative gradients: ‖g‖/‖w‖ is the step a unit learning rate would take relative to the
     weights, so it is comparable between layers of different sizes and scales.
     """
-    if first not in grad.names or last not in grad.names or first not in param.names or last not in param.names:
-        return []
-    at = {s: i for i, s in enumerate(grad.steps)}
-    gi, gj = grad.names.index(first), grad.names.index(last)
-    pi, pj = param.names.index(first), param.names.index(last)
-    ratios = []
-    for row_p, step in zip(param.values, param.steps, strict=True):
-        if step not in at:
-            continue
-        row_g = grad.values[at[step]]
-        values = (row_g[gi], row_g[gj], row_p[pi], row_p[pj])
-        if all(math.isfinite(v) and v > 0 for v in values):
-            ratios.append((values[0] / values[2]) / (values[1] / values[3]))
-    return ratios
+    return group_grad_ratio(grad, param, [first], [last])
 
 
 def depth_groups(layers: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -127,26 +114,23 @@ def depth_groups(layers: Sequence[str]) -> tuple[list[str], list[str]]:
 
 def group_grad_ratio(grad: LayerSeries, param: LayerSeries, firsts: Sequence[str], lasts: Sequence[str]) -> list[float]:
     """Per sampled step, the median ‖g‖/‖w‖ of `firsts` over that of `lasts`, over the layers where
-    both norms are positive (a step where either group has none is left out)."""
-    if not grad.values or not param.values:
-        return []
+    both norms are finite and positive (a step where either group has none is left out)."""
     at = {s: i for i, s in enumerate(grad.steps)}
     gi = {n: i for i, n in enumerate(grad.names)}
     pi = {n: i for i, n in enumerate(param.names)}
 
-    def relative(row_g, row_p, names):
-        values = [row_g[gi[n]] / row_p[pi[n]] for n in names if n in gi and n in pi
-                  and math.isfinite(row_g[gi[n]]) and math.isfinite(row_p[pi[n]])
-                  and row_g[gi[n]] > 0 and row_p[pi[n]] > 0]
+    def median_relative(row_g: list[float], row_p: list[float], names: Sequence[str]) -> float | None:
+        pairs = [(row_g[gi[n]], row_p[pi[n]]) for n in names if n in gi and n in pi]
+        values = [g / w for g, w in pairs if math.isfinite(g) and math.isfinite(w) and g > 0 and w > 0]
         return float(np.median(values)) if values else None
 
     ratios = []
     for row_p, step in zip(param.values, param.steps, strict=True):
-        if step not in at:
-            continue
-        first, last = relative(grad.values[at[step]], row_p, firsts), relative(grad.values[at[step]], row_p, lasts)
-        if first is not None and last is not None:
-            ratios.append(first / last)
+        if step in at:
+            first = median_relative(grad.values[at[step]], row_p, firsts)
+            last = median_relative(grad.values[at[step]], row_p, lasts)
+            if first is not None and last is not None:
+                ratios.append(first / last)
     return ratios
 
 
@@ -186,16 +170,10 @@ def has_residual_blocks(model) -> bool:
 
 
 def saturating_activations(run) -> list[str]:
-    """The sigmoid/tanh-like activations the probe saw: modules and functional calls (`tanh(fc1)`).
-
-    Each has its kind in `model.activations` (a functional call's is its module's: `F.gelu` is
-    "GELU"); a functional call recorded without one is judged by its function's name.
-    """
-    kinds = run.model.activations
-    functions = {k.lower() for k in SATURATING}
-    return [n for n in dict.fromkeys([*kinds, *run.saturated_fraction.names])
-            if kinds.get(n) in SATURATING
-            or (n not in kinds and "(" in n and n.split("(")[0].rsplit(".", 1)[-1].lower() in functions)]
+    """The sigmoid/tanh-like activations the probe saw, modules and functional calls alike: each has
+    its kind in `model.activations` (a functional call's is its module's: `tanh(fc1)` is "Tanh",
+    `F.gelu` "GELU")."""
+    return [n for n, kind in run.model.activations.items() if kind in SATURATING]
 
 
 def structure_advice(model) -> str:

@@ -25,10 +25,9 @@ def _drop_squash(last: str | None, where: str, rows_sum_to_one: bool | None, pat
     Why: with `F.softmax(self.fc(x))` the last module is the Linear, which must stay.
     """
     if last in ("Sigmoid", "Softmax"):
-        if path:  # a module of the model, wherever its forward calls it
-            where = f"`{path}` of {where.removesuffix('.forward')}" if where != "forward" else f"`{path}`"
-            return f"remove the final {last} module, {where}: the loss applies it itself; apply it only when predicting"
-        return f"remove the final {last} module from {where}: the loss applies it itself; apply it only when predicting"
+        model = where.removesuffix(".forward").removesuffix("forward")
+        place = f", `{path}`" + (f" of {model}" if model else "") if path else f" from {where}"
+        return f"remove the final {last} module{place}: the loss applies it itself; apply it only when predicting"
     fn = "softmax (F.softmax / torch.softmax / .softmax())" if rows_sum_to_one else \
         "sigmoid/softmax (F.softmax, torch.sigmoid, ...)"
     return (f"remove the {fn} applied to the output in {where} (the last module, {last or 'none'}, stays): the loss "
