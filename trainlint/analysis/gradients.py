@@ -112,6 +112,26 @@ def depth_groups(layers: Sequence[str]) -> tuple[list[str], list[str]]:
     return body[:k], body[-k:]
 
 
+def forward_shrink(run) -> float | None:
+    """How much the signal shrinks forward through the activation layers before training: the median
+    activation std over the last third of them divided by that over the first third, at the first
+    sampled step; None without three activation layers measured.
+
+    Why: weights drawn too small (std 0.01) shrink the signal layer by layer: 10-layer tanh and
+    8-layer ReLU stacks measured 2e-8 and 4e-8, where sigmoid stacks at the default init measured
+    0.6-1.0 and healthy networks 0.37-1.7. The backward signal shrinks alike, so the gradients
+    vanish whatever the activation.
+    """
+    series = run.activation_std
+    if not series.values:
+        return None
+    row = [v for v in series.values[0] if math.isfinite(v) and v > 0]
+    if len(row) < 3:
+        return None
+    k = len(row) // 3
+    return float(np.median(row[-k:]) / np.median(row[:k]))
+
+
 def group_grad_ratio(grad: LayerSeries, param: LayerSeries, firsts: Sequence[str], lasts: Sequence[str]) -> list[float]:
     """Per sampled step, the median ‖g‖/‖w‖ of `firsts` over that of `lasts`, over the layers where
     both norms are finite and positive (a step where either group has none is left out)."""

@@ -10,6 +10,7 @@ from pydantic import Field
 from trainlint.analysis.gradients import (
     comparable_layers,
     depth_groups,
+    forward_shrink,
     group_grad_ratio,
     has_normalisation,
     has_residual_blocks,
@@ -34,6 +35,12 @@ class VanishingGradientsThresholds(Thresholds):
         3, ge=2, description="Fewest feature-mixing layers (linear, conv, recurrent, attention) to judge: "
                              "vanishing is a depth effect.")
     min_samples: int = Field(3, ge=1, description="Fewest sampled steps with both layers' norms.")
+    max_forward_shrink: float = Field(
+        1e-2, gt=0, lt=1,
+        description="Activation std of the last third of the activation layers over the first third before "
+                    "training, below which the weights are too small (the signal dies going forward) and the "
+                    "initialisation, not the activation, is blamed: 0.01-std tanh and ReLU stacks 2e-8-4e-8, "
+                    "sigmoid stacks 0.6-1.0, healthy runs 0.37-1.7.")
     min_saturating: int = Field(
         2, ge=1, description="Sigmoid/tanh activations (modules or functional calls) from which the fix blames them: "
                              "a single one (a BERT pooler's tanh, an LSTM-free gate) does not make a stack vanish.")
@@ -47,10 +54,19 @@ def _which(group: list[str], end: str) -> str:
     return f"the {end} {len(group)} layers ({shown}; their median)"
 
 
-def _fixes(run: RunRecord, saturating: list[str]) -> list[Fix]:
-    """Fixes for what the model has: no activation swap without a saturating stack, no norm/skip it already has."""
+def _fixes(run: RunRecord, saturating: list[str], shrink: float | None) -> list[Fix]:
+    """Fixes for what the model has: no activation swap without a saturating stack, no norm/skip it
+    already has; the initialisation first when the signal already dies going forward (`shrink`)."""
     builtin = run.model.is_builtin
-    fixes = []
+    gain = "xavier" if saturating_activations(run) else "kaiming"
+    init = Fix("initialise with the activation's gain (Kaiming for ReLU, Xavier for tanh)",
+               config_key="model.args.init" if builtin else None, value=gain if builtin else None)
+    if shrink is not None:  # too small weights: another activation would vanish as well
+        init.text = (f"the weights are too small: the activations shrink {1 / shrink:.2g}x from the first layers to "
+                     f"the last before training; {init.text}")
+        fixes = [init]
+    else:
+        fixes = []
     if saturating:
         shown = ", ".join(f"`{n}`" for n in saturating[:4]) + (" ..." if len(saturating) > 4 else "")
         fixes.append(Fix(f"replace the sigmoid/tanh hidden activations ({shown}) by ReLU or GELU (derivative 1, "
@@ -59,9 +75,8 @@ def _fixes(run: RunRecord, saturating: list[str]) -> list[Fix]:
     if not has_normalisation(run.model):
         fixes.append(Fix("add normalisation layers between the layers (layer or batch norm)",
                          config_key="model.args.norm" if builtin else None, value="layer" if builtin else None))
-    fixes.append(Fix("initialise with the activation's gain (Kaiming for ReLU, Xavier for tanh)",
-                     config_key="model.args.init" if builtin else None,
-                     value=("kaiming" if not saturating else "xavier") if builtin else None))
+    if shrink is None:
+        fixes.append(init)
     if not has_residual_blocks(run.model):
         fixes.append(Fix("add residual (skip) connections or use fewer layers"))
     else:
@@ -110,16 +125,20 @@ def vanishing_gradients(run: RunRecord, t: VanishingGradientsThresholds) -> Iter
     per_layer = {name: float(np.median(r)) for name in layers[:-1]
                  if (r := relative_grad_ratio(run.layer_grad_norm, run.layer_param_norm, name, last))}
     acts = set(run.model.activations.values())
-    # A stack of them: one tanh (a BERT pooler) or one sigmoid gate does not make gradients vanish.
-    saturating = found if len(found := saturating_activations(run)) >= t.min_saturating else []
+    shrink = forward_shrink(run)
+    collapsed = shrink if shrink is not None and shrink < t.max_forward_shrink else None
+    # A stack of them (one tanh of a BERT pooler or one sigmoid gate does not make gradients vanish),
+    # and weights that carry the signal forward: with too small weights another activation vanishes too.
+    saturating = found if len(found := saturating_activations(run)) >= t.min_saturating and collapsed is None else []
     yield Finding(
         message=f"{_which(firsts, 'first')} {'gets' if len(firsts) == 1 else 'get'} {ratio:.2g}x the relative "
                 f"gradient ‖g‖/‖w‖ of {_which(lasts, 'last')} (median over {len(ratios)} sampled steps; "
                 f"< {t.max_ratio:g}): early layers barely learn",
         evidence={"ratio": ratio, "max_ratio": t.max_ratio, "first_layer": firsts[0], "last_layer": lasts[-1],
                   "first_layers": firsts, "last_layers": lasts,
-                  "ratio_by_layer": per_layer, "samples": len(ratios),
+                  "ratio_by_layer": per_layer, "samples": len(ratios), "forward_shrink": shrink,
                   "activations": sorted(acts)},
-        fixes=_fixes(run, saturating),
-        config_key="model.args.activation" if run.model.is_builtin and saturating else "model",
+        fixes=_fixes(run, saturating, collapsed),
+        config_key=("model.args.init" if collapsed is not None else "model.args.activation" if saturating else "model")
+        if run.model.is_builtin else "model",
     )
